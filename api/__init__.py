@@ -1,0 +1,1 @@
+"""FastAPI service and control-room screens (issue 8)."""

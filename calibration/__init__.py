@@ -1,0 +1,1 @@
+"""Camera intrinsics and image-to-ground homographies (issue 5)."""

@@ -1,0 +1,1 @@
+"""The `smartgate` command, site settings and the wiring that starts services."""

@@ -1,0 +1,1 @@
+"""Frame sources, detection, OCR, tracking and fusion for the gate lanes (issue 3)."""

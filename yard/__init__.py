@@ -1,0 +1,1 @@
+"""Yard layout, slot occupancy and container inventory (issue 5)."""
