@@ -170,9 +170,10 @@ class Recording:
         meta_file = root / "recording.json"
         if not meta_file.is_file():
             raise RecordingError(f"{meta_file}: not found (is {root} a SmartGate recording?)")
+        size = meta_file.stat().st_size
+        if size > MAX_META_BYTES:
+            raise RecordingError(f"{meta_file}: {size} bytes is too large for recording metadata")
         data = meta_file.read_bytes()
-        if len(data) > MAX_META_BYTES:
-            raise RecordingError(f"{meta_file}: {len(data)} bytes is too large for recording metadata")
         try:
             meta = msgspec.json.decode(data, type=RecordingMeta)
         except msgspec.MsgspecError as exc:
@@ -209,8 +210,8 @@ class Recording:
             return
         decoder = msgspec.json.Decoder(kind)
         with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if len(line) > MAX_LINE_BYTES:
+            for number, line in enumerate(_bounded_lines(handle, MAX_LINE_BYTES), start=1):
+                if line is None:
                     self.errors.add(f"{path}:{number}", "line too long")
                     continue
                 if not line.strip():
@@ -220,6 +221,17 @@ class Recording:
                 except msgspec.MsgspecError as exc:
                     self.errors.add(f"{path}:{number}", str(exc))
                     log.warning("%s:%d: skipped bad line: %s", path, number, exc)
+
+
+def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """Lines of at most `limit` bytes; None for a longer one, skipped without ever holding it in memory."""
+    while line := handle.readline(limit + 1):
+        if len(line) <= limit:
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(limit)
+        yield None
 
 
 class RecordingWriter:
@@ -233,6 +245,7 @@ class RecordingWriter:
         self._encoder = msgspec.json.Encoder()
         self._files: dict[str, IO[bytes]] = {}
         self._videos: dict[str, cv2.VideoWriter] = {}
+        self._video_frames: dict[str, int] = {}
         self._write_meta(meta)
 
     def write_frame(self, camera: str, index: int, t: float, image: np.ndarray,
@@ -262,6 +275,7 @@ class RecordingWriter:
             video.release()
         self._files.clear()
         self._videos.clear()
+        self._video_frames.clear()
         if meta is not None:
             self.meta = meta
             self._write_meta(meta)
@@ -282,7 +296,9 @@ class RecordingWriter:
                 video = cv2.VideoWriter(str(path), fourcc, self.meta.fps, (cam.width, cam.height))
                 self._videos[camera] = video
             video.write(image)
-            return f"cameras/{camera}.avi#{index}"
+            position = self._video_frames.get(camera, 0)  # the frame's place in the video, whatever its index
+            self._video_frames[camera] = position + 1
+            return f"cameras/{camera}.avi#{position}"
         folder = self.root / "cameras" / camera
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{index:06d}.jpg"

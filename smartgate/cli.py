@@ -1,0 +1,174 @@
+"""The `smartgate` command.
+
+Each subcommand is one function registered with `@command`; it imports what it needs inside its body, so
+``smartgate --help`` and a bad argument answer at once instead of loading numpy, OpenCV and ZeroMQ first.
+To add one::
+
+    def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--site", type=Path)
+
+    @command("demo", "run the whole gate on the bundled site", _demo_arguments)
+    def _demo(args: argparse.Namespace) -> int:
+        from smartgate.demo import run_demo
+        return run_demo(args.site)
+
+Names with a space nest (``"config check"`` is ``smartgate config check``). Exit codes: 0 success, 1 a failure
+while running, 2 a bad command line or an invalid site file; errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROG = "smartgate"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+Run = Callable[[argparse.Namespace], int]
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One registered subcommand: its words, one-line help, argument builder and body."""
+
+    words: tuple[str, ...]
+    help: str
+    run: Run
+    arguments: Arguments | None = None
+
+
+COMMANDS: dict[tuple[str, ...], Command] = {}
+
+
+def command(name: str, help: str, arguments: Arguments | None = None) -> Callable[[Run], Run]:
+    """Register the decorated function as ``smartgate NAME``; ``arguments`` adds its options to the parser."""
+    words = tuple(name.split())
+
+    def register(run: Run) -> Run:
+        if not words or words in COMMANDS:
+            raise ValueError(f"command {name!r} is empty or registered twice")
+        COMMANDS[words] = Command(words, help, run, arguments)
+        return run
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for every registered command; a group word (``config``) alone is a usage error."""
+    parser = argparse.ArgumentParser(prog=PROG, description="SmartGate: a smart border gate.")
+    parser.add_argument("--log-level", default="WARNING", type=str.upper,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging threshold (default WARNING)")
+    groups: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    for words, cmd in sorted(COMMANDS.items()):
+        sub = parser
+        for depth in range(len(words)):
+            prefix = words[:depth]
+            if prefix not in groups:
+                groups[prefix] = sub.add_subparsers(dest=f"_command_{depth}", metavar="COMMAND", required=True)
+            action = groups[prefix]
+            leaf = depth == len(words) - 1
+            word = words[depth]
+            if word in action.choices:
+                sub = action.choices[word]
+            else:
+                sub = action.add_parser(word, help=cmd.help if leaf else f"{word} commands",
+                                        description=cmd.help if leaf else None)
+        if cmd.arguments is not None:
+            cmd.arguments(sub)
+        sub.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, run one command, and turn any error into one line on stderr and an exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.debug("command failed", exc_info=True)
+        code, message = _explain(exc)
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return code
+
+
+def _explain(exc: Exception) -> tuple[int, str]:
+    """Exit code and one-line message; expected failures (bad input, files) read as such, the rest as bugs."""
+    site = sys.modules.get("smartgate.site")  # loaded if, and only if, a site file was involved
+    if site is not None and isinstance(exc, site.SiteConfigError):
+        return EXIT_USAGE, str(exc)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ValueError | OSError):
+        return EXIT_FAILURE, text
+    return EXIT_FAILURE, f"unexpected {type(exc).__name__}: {text} (--log-level debug shows the traceback)"
+
+
+# --- config -----------------------------------------------------------------------------------------------------
+
+
+def _config_check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", type=Path, help="site YAML file (default: the bundled site)")
+
+
+@command("config check", "validate a site file and list missing input files", _config_check_arguments)
+def _config_check(args: argparse.Namespace) -> int:
+    from smartgate.site import bundled_site_path, check_site_files, load_site
+
+    file = args.file if args.file is not None else bundled_site_path()
+    site = load_site(file)
+    for warning in check_site_files(site):
+        print(f"warning: {warning}", file=sys.stderr)
+    cameras = sum(1 for _ in site.cameras())
+    print(f"OK {file}: site {site.site.id}, {len(site.lanes)} lanes, {cameras} cameras")
+    return EXIT_OK
+
+
+# --- keys -------------------------------------------------------------------------------------------------------
+
+
+def _keys_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site", type=Path, help="site whose components get keys (default: the bundled site)")
+    parser.add_argument("--dir", type=Path, help="key folder (default: the site's bus.keys_dir)")
+    parser.add_argument("--names", nargs="+", metavar="NAME", help="key names (default: the site's components)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing keys (locks out old peers)")
+
+
+@command("keys", "create CURVE key pairs for the bus participants", _keys_arguments)
+def _keys(args: argparse.Namespace) -> int:
+    from bus.curve import PUBLIC_SUFFIX, SECRET_SUFFIX, generate_keys
+
+    directory, names = _keys_target(args)
+    if not args.overwrite:
+        kept = [n for n in names if (directory / f"{n}{SECRET_SUFFIX}").exists()
+                and (directory / f"{n}{PUBLIC_SUFFIX}").exists()]
+        if kept:
+            print(f"kept existing keys: {' '.join(kept)}")
+        names = [n for n in names if n not in kept]
+    written = generate_keys(directory, names, overwrite=args.overwrite)
+    if written:
+        print(f"wrote {len(written)} key pairs to {directory}: {' '.join(p.stem for p in written)}")
+    return EXIT_OK
+
+
+def _keys_target(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    """The key folder and names: from the options, else from the site (loaded only when needed)."""
+    if args.dir is not None and args.names:
+        return args.dir, list(dict.fromkeys(args.names))
+    from smartgate.site import bundled_site_path, load_site
+
+    site = load_site(args.site if args.site is not None else bundled_site_path())
+    directory = args.dir if args.dir is not None else site.bus.keys_dir
+    return directory, list(dict.fromkeys(args.names or site.component_names()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
