@@ -261,6 +261,27 @@ class RecordingWriter:
         self._append("frames.jsonl", truth)
         return truth
 
+    def write_encoded_frame(self, camera: str, index: int, t: float, jpeg: bytes,
+                            objects: Sequence[ObjectTruth]) -> FrameTruth:
+        """Like `write_frame` for a frame already JPEG-encoded (the synthetic generator encodes in its workers):
+        stored as is, decoded only for video storage."""
+        cam = self.meta.cameras.get(camera)
+        if cam is None:
+            raise RecordingError(f"camera {camera!r} is not declared in the recording metadata")
+        if cam.storage == "video":
+            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise RecordingError(f"camera {camera!r}: frame {index} is not a decodable JPEG")
+            return self.write_frame(camera, index, t, image, objects)
+        folder = self.root / "cameras" / camera
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{index:06d}.jpg"
+        (folder / name).write_bytes(jpeg)
+        truth = FrameTruth(camera=camera, frame=index, t=round(t, 4), file=f"cameras/{camera}/{name}",
+                           objects=list(objects))
+        self._append("frames.jsonl", truth)
+        return truth
+
     def add_passage(self, passage: PassageTruth) -> None:
         self._append("passages.jsonl", passage)
 
