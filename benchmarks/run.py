@@ -72,7 +72,8 @@ def render(data: dict[str, Any], command: str) -> str:
 
 def render_group(group: str, benches: list[dict[str, Any]]) -> list[str]:
     fastest = min(b["stats"]["median"] for b in benches)
-    lines = [f"### {group}", "", "| benchmark | median | mean | ops/s | × fastest | notes |", "|---|---|---|---|---|---|"]
+    lines = [f"### {group}", "", "| benchmark | median | mean | ops/s | × fastest | notes |",
+             "|---|---|---|---|---|---|"]
     for bench in sorted(benches, key=lambda b: b["stats"]["median"]):
         stats = bench["stats"]
         notes = ", ".join(f"{k}={_fmt_extra(v)}" for k, v in sorted(bench.get("extra_info", {}).items()))

@@ -127,6 +127,13 @@ def generate_keys(directory: Path | str, names: list[str] | tuple[str, ...], *,
     return written
 
 
+def missing_keypairs(directory: Path | str, names: list[str] | tuple[str, ...]) -> list[str]:
+    """The names in ``names`` that lack a public or a secret key file in ``directory``."""
+    root = Path(directory)
+    return [n for n in names
+            if not ((root / f"{n}{PUBLIC_SUFFIX}").is_file() and (root / f"{n}{SECRET_SUFFIX}").is_file())]
+
+
 def load_keypair(directory: Path | str, name: str) -> Keypair:
     """Read ``<name>.key_secret``; refuses a secret file that others can read, as ssh does."""
     path = Path(directory) / f"{name}{SECRET_SUFFIX}"

@@ -237,6 +237,7 @@ class Telemetry(Message, frozen=True, kw_only=True):
     load: Annotated[str, Meta(max_length=16)] | None = None
     errors: Annotated[tuple[Text, ...], Meta(max_length=MAX_ITEMS)] = ()
     lane_id: Id | None = None
+    metrics: Annotated[dict[Name, float], Meta(max_length=MAX_ITEMS)] = {}
 
 
 class PlanRequest(Message, frozen=True, kw_only=True):

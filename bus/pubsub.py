@@ -36,13 +36,21 @@ log = logging.getLogger(__name__)
 
 
 class Publisher(SocketOwner):
-    """Binds one endpoint and publishes messages under their topic. Never blocks: a full queue drops."""
+    """Publishes messages under their topic. Never blocks: a full queue drops.
 
-    def __init__(self, endpoint: str, security: Security, *, hwm: int = DEFAULT_HWM) -> None:
-        validate_endpoint(endpoint, bind=True)
-        super().__init__(zmq.PUB, security, binds=True)
+    It binds ``endpoint`` (one publisher, many subscribers), or with ``connect=True`` connects to a
+    ``bus.broker.Broker``'s publish side, so that many services publish into one site-wide stream.
+    """
+
+    def __init__(self, endpoint: str, security: Security, *, hwm: int = DEFAULT_HWM, connect: bool = False) -> None:
+        validate_endpoint(endpoint, bind=not connect)
+        super().__init__(zmq.PUB, security, binds=not connect)
         self._socket.sndhwm = hwm
-        self.endpoint = self._bind(endpoint)
+        if connect:
+            self._connect(endpoint)
+            self.endpoint = endpoint
+        else:
+            self.endpoint = self._bind(endpoint)
         self._publisher_id = os.urandom(8)
         self._seq: dict[bytes, int] = {}
 

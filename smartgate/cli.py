@@ -144,12 +144,12 @@ def _keys_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("keys", "create CURVE key pairs for the bus participants", _keys_arguments)
 def _keys(args: argparse.Namespace) -> int:
-    from bus.curve import PUBLIC_SUFFIX, SECRET_SUFFIX, generate_keys
+    from bus.curve import generate_keys, missing_keypairs
 
     directory, names = _keys_target(args)
     if not args.overwrite:
-        kept = [n for n in names if (directory / f"{n}{SECRET_SUFFIX}").exists()
-                and (directory / f"{n}{PUBLIC_SUFFIX}").exists()]
+        missing = missing_keypairs(directory, names)
+        kept = [n for n in names if n not in missing]
         if kept:
             print(f"kept existing keys: {' '.join(kept)}")
         names = [n for n in names if n not in kept]
@@ -168,6 +168,42 @@ def _keys_target(args: argparse.Namespace) -> tuple[Path, list[str]]:
     site = load_site(args.site if args.site is not None else bundled_site_path())
     directory = args.dir if args.dir is not None else site.bus.keys_dir
     return directory, list(dict.fromkeys(args.names or site.component_names()))
+
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site", type=Path, default=None, help="site YAML (default: the bundled Hữu Nghị site)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S",
+                        help="stop after S seconds (default: when the recordings end)")
+    parser.add_argument("--speed", type=float, default=1.0, help="recording playback speed (default 1: real time)")
+    parser.add_argument("--loop", action="store_true", help="replay the recordings until stopped")
+    parser.add_argument("--data-dir", type=Path, default=None, help="runtime folder (default: the site's, ./var)")
+
+
+@command("demo", "run the system on the bundled site and recording, as separate processes over the bus",
+         _demo_arguments)
+def _demo(args: argparse.Namespace) -> int:
+    from smartgate.demo import run_demo
+    from smartgate.site import bundled_site_path
+
+    if args.speed <= 0 or (args.duration is not None and args.duration <= 0):
+        print(f"{PROG}: error: --speed and --duration must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    return run_demo(args.site or bundled_site_path(), duration_s=args.duration, speed=args.speed, loop=args.loop,
+                    data_dir=args.data_dir)
+
+
+def _generate_arguments(parser: argparse.ArgumentParser) -> None:
+    from datasets.synth.command import add_arguments
+
+    add_arguments(parser)
+
+
+@command("generate", "render synthetic gate footage with ground truth and declarations", _generate_arguments)
+def _generate(args: argparse.Namespace) -> int:
+    from datasets.synth.command import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -284,18 +284,19 @@ class Yard(_Frozen):
 
 
 class Endpoints(_Frozen):
-    """ZeroMQ endpoints: events and telemetry are PUB, clearance and planner reply to requests, and each lane's
-    gate controller link is keyed by lane id."""
+    """ZeroMQ endpoints. Events and telemetry go through the site broker: services publish to ``publish`` and
+    subscribe at ``subscribe``. Clearance and planner reply to requests; each lane's gate controller link is keyed
+    by lane id."""
 
-    events: Endpoint
-    telemetry: Endpoint
+    publish: Endpoint
+    subscribe: Endpoint
     clearance: Endpoint
     planner: Endpoint
     gate_links: Annotated[dict[Slug, Endpoint], Field(min_length=1, max_length=64)]
 
     def all(self) -> Iterator[tuple[tuple[str, ...], str]]:
         """Every endpoint with its field path, in file order."""
-        for name in ("events", "telemetry", "clearance", "planner"):
+        for name in ("publish", "subscribe", "clearance", "planner"):
             yield (name,), getattr(self, name)
         for lane_id, endpoint in self.gate_links.items():
             yield ("gate_links", lane_id), endpoint
@@ -455,8 +456,10 @@ class Site(_Frozen):
                 yield lane, camera
 
     def component_names(self) -> list[str]:
-        """The bus participants that need a CURVE key pair: services, one gate link per lane, the API and demo."""
-        return ["clearance", *(f"gate-{lane.id}" for lane in self.lanes), "planner", "api", "demo"]
+        """The bus participants that need a CURVE key pair: services, one lane reader and one gate link per lane,
+        the API and the demo supervisor."""
+        lanes = [name for lane in self.lanes for name in (f"lane-{lane.id}", f"gate-{lane.id}")]
+        return ["broker", "journal", "clearance", *lanes, "planner", "api", "demo"]
 
 
 # --- loading ----------------------------------------------------------------------------------------------------

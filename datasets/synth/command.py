@@ -21,6 +21,12 @@ def _size(text: str) -> tuple[int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartgate generate", description=__doc__)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generator's options, shared by this module's own parser and `smartgate generate`."""
     parser.add_argument("--out", required=True, help="recording directory to create")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of footage (default 60)")
     parser.add_argument("--fps", type=float, default=4.0, help="frames per second per camera (default 4)")
@@ -35,11 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--conditions-share", type=float, default=0.5, help="share of passages in hard conditions")
     parser.add_argument("--storage", choices=("frames", "video"), default="frames")
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: automatic)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the recording ``args`` describe and print a one-line JSON summary."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
     try:

@@ -309,8 +309,9 @@ def _meta(name: str, settings: Settings, passages: list[PlannedPassage]) -> Reco
     )
 
 
-def ensure_demo_recording(path: str | Path) -> Path:
-    """The small default recording (90 s of lane in-1, a handful of trucks) at `path`, generated if missing."""
+def ensure_demo_recording(path: str | Path, *, lane_id: str = DEMO_LANE, direction: Literal["in", "out"] = "in",
+                          seed: int = DEMO_SEED) -> Path:
+    """The small default recording (90 s of one lane, a handful of trucks) at `path`, generated if missing."""
     root = Path(path)
     if (root / "recording.json").is_file():
         return root
@@ -319,8 +320,8 @@ def ensure_demo_recording(path: str | Path) -> Path:
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = root.parent / f".{root.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    generate(staging, lane_id=DEMO_LANE, duration_s=DEMO_DURATION_S, fps=4.0, trucks_per_hour=DEMO_TRUCKS_PER_HOUR,
-             seed=DEMO_SEED, name=root.name)
+    generate(staging, lane_id=lane_id, direction=direction, duration_s=DEMO_DURATION_S, fps=4.0,
+             trucks_per_hour=DEMO_TRUCKS_PER_HOUR, seed=seed, name=root.name)
     try:
         if root.exists():
             root.rmdir()

@@ -41,7 +41,7 @@ def test_config_check_defaults_to_the_bundled_site(tmp_path: Path) -> None:
 
 
 def _bad_endpoint(data: dict[str, Any]) -> None:
-    endpoints(data)["events"] = "udp://127.0.0.1:1"
+    endpoints(data)["publish"] = "udp://127.0.0.1:1"
 
 
 def _development(data: dict[str, Any]) -> None:
@@ -49,7 +49,7 @@ def _development(data: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (_bad_endpoint, "bus.endpoints.events: endpoint must be tcp://host:port or ipc:///path"),
+    (_bad_endpoint, "bus.endpoints.publish: endpoint must be tcp://host:port or ipc:///path"),
     (_development, "bus.security: 'development' turns CURVE encryption off"),
     (b"site: [\n", "line 2: did not find expected node content"),
     (b"# " + b"x" * MAX_SITE_FILE_BYTES, "larger than 1024 KiB, refused"),
@@ -89,15 +89,16 @@ def test_help_lists_the_registered_commands(tmp_path: Path) -> None:
 def test_keys_writes_the_site_components_then_keeps_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     keys = tmp_path / "keys"
     assert cli.main(["keys", "--dir", str(keys)]) == 0
-    names = ["clearance", "gate-in-1", "gate-out-1", "planner", "api", "demo"]
+    names = ["broker", "journal", "clearance", "lane-in-1", "gate-in-1", "lane-out-1", "gate-out-1", "planner", "api",
+             "demo"]
     assert sorted(p.name for p in keys.iterdir()) == sorted(
         [f"{n}.key" for n in names] + [f"{n}.key_secret" for n in names])
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in keys.glob("*.key_secret"))
     first = (keys / "clearance.key_secret").read_bytes()
-    assert "wrote 6 key pairs" in capsys.readouterr().out
+    assert "wrote 10 key pairs" in capsys.readouterr().out
 
     assert cli.main(["keys", "--dir", str(keys)]) == 0
-    assert "kept existing keys: clearance gate-in-1" in capsys.readouterr().out
+    assert "kept existing keys: broker journal clearance" in capsys.readouterr().out
     assert (keys / "clearance.key_secret").read_bytes() == first
 
     assert cli.main(["keys", "--dir", str(keys), "--names", "clearance", "--overwrite"]) == 0

@@ -86,7 +86,8 @@ def test_bundled_site_models_the_huu_nghi_freight_road(tmp_path: Path, monkeypat
     addresses = [endpoint for _, endpoint in site.bus.endpoints.all()]
     assert len(addresses) == len(set(addresses)) == 6
     assert all(a.startswith("tcp://127.0.0.1:") for a in addresses)
-    assert site.component_names() == ["clearance", "gate-in-1", "gate-out-1", "planner", "api", "demo"]
+    assert site.component_names() == ["broker", "journal", "clearance", "lane-in-1", "gate-in-1", "lane-out-1",
+                                      "gate-out-1", "planner", "api", "demo"]
     assert site.lane("out-1").direction == "out"
     assert sum(1 for _ in site.cameras()) == 8
 
@@ -191,7 +192,7 @@ def _development(data: dict[str, Any]) -> None:
 
 
 def _ipc_and_ipv6(data: dict[str, Any]) -> None:
-    endpoints(data).update(events="ipc:///tmp/smartgate-events", planner="tcp://[::1]:57103")
+    endpoints(data).update(publish="ipc:///tmp/smartgate-events", planner="tcp://[::1]:57103")
 
 
 def _postgres(data: dict[str, Any]) -> None:
@@ -241,9 +242,9 @@ def _source(data: dict[str, Any]) -> dict[str, Any]:
 
 INVALID_FIELDS: list[tuple[str, Mutation, str, str]] = [
     # (case, mutation, field path, words of the problem)
-    ("bad endpoint scheme", _set(endpoints, "events", "http://127.0.0.1:57100"), "bus.endpoints.events",
+    ("bad endpoint scheme", _set(endpoints, "publish", "http://127.0.0.1:57100"), "bus.endpoints.publish",
      "tcp://host:port or ipc:///path"),
-    ("endpoint without port", _set(endpoints, "telemetry", "tcp://127.0.0.1"), "bus.endpoints.telemetry",
+    ("endpoint without port", _set(endpoints, "subscribe", "tcp://127.0.0.1"), "bus.endpoints.subscribe",
      "tcp://host:port"),
     ("endpoint port out of range", _set(endpoints, "clearance", "tcp://127.0.0.1:70000"),
      "bus.endpoints.clearance", "65535"),
@@ -253,7 +254,7 @@ INVALID_FIELDS: list[tuple[str, Mutation, str, str]] = [
     ("relative ipc", _set(endpoints, "planner", "ipc://relative/sock"), "bus.endpoints.planner", "absolute"),
     ("ipc path too long", _set(endpoints, "planner", "ipc:///" + "x" * 200), "bus.endpoints.planner", "bytes"),
     ("duplicate endpoint", _set(endpoints, "planner", "tcp://127.0.0.1:57100"), "bus.endpoints.planner",
-     "clashes with endpoints.events"),
+     "clashes with endpoints.publish"),
     ("wildcard clashes with a host", _set(endpoints, "planner", "tcp://*:57110"), "bus.endpoints.gate_links.in-1",
      "clashes with endpoints.planner"),
     ("gate link for an unknown lane", lambda d: endpoints(d)["gate_links"].update({"in-9": "tcp://127.0.0.1:5"}),

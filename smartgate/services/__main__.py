@@ -1,0 +1,58 @@
+"""``python -m smartgate.services NAME --site FILE``: run one service in this process until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from smartgate.services.runtime import configure_logging, install_stop_handlers
+from smartgate.site import Site, SiteConfigError, load_site
+
+SERVICES = ("broker", "journal", "lane")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m smartgate.services", description=__doc__)
+    parser.add_argument("name", choices=SERVICES)
+    parser.add_argument("--site", required=True, help="site YAML file")
+    parser.add_argument("--data-dir", default=None, help="runtime folder (journal, keys, logs)")
+    parser.add_argument("--lane", default=None, help="lane id (lane service)")
+    parser.add_argument("--speed", type=float, default=1.0, help="playback speed of recordings (lane service)")
+    parser.add_argument("--loop", action="store_true", help="replay recordings forever (lane service)")
+    args = parser.parse_args(argv)
+    configure_logging(args.name if args.lane is None else f"{args.name}-{args.lane}")
+    stop = install_stop_handlers()
+    try:
+        site = load_site(args.site, data_dir=args.data_dir)
+    except SiteConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        return _run(args, site, stop)
+    except Exception:
+        logging.getLogger("smartgate.services").exception("service %s failed", args.name)
+        return 1
+
+
+def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
+    """Import only the service asked for, so each process loads what it needs."""
+    if args.name == "broker":
+        from smartgate.services import broker
+
+        return broker.run(site, stop)
+    if args.name == "journal":
+        from smartgate.services import journal_recorder
+
+        return journal_recorder.run(site, stop)
+    if args.lane is None:
+        print("the lane service needs --lane", file=sys.stderr)
+        return 2
+    from smartgate.services import lane_reader
+
+    return lane_reader.run(site, stop, args.lane, speed=args.speed, loop=args.loop)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
