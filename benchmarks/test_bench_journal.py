@@ -16,6 +16,8 @@ from bus.journal import Journal
 from bus.journal_sql import SynchronousMode
 from bus.messages import GateCommand, Heartbeat
 
+pytestmark = pytest.mark.benchmark(group="journal")
+
 T0 = 1_795_000_000.0
 BATCH = 1000
 STORED = 20_000
