@@ -78,7 +78,7 @@ def render_group(group: str, benches: list[dict[str, Any]]) -> list[str]:
         stats = bench["stats"]
         notes = ", ".join(f"{k}={_fmt_extra(v)}" for k, v in sorted(bench.get("extra_info", {}).items()))
         lines.append(f"| {bench['name']} | {_fmt_time(stats['median'])} | {_fmt_time(stats['mean'])} "
-                     f"| {stats['ops']:,.0f} | {stats['median'] / fastest:.2f} | {notes} |")
+                     f"| {_fmt_ops(stats['ops'])} | {stats['median'] / fastest:.2f} | {notes} |")
     return [*lines, ""]
 
 
@@ -101,6 +101,10 @@ def _fmt_time(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
+
+
+def _fmt_ops(ops: float) -> str:
+    return f"{ops:,.0f}" if ops >= 100 else f"{ops:.3g}"
 
 
 def _fmt_extra(value: object) -> str:
