@@ -199,7 +199,24 @@ def print_summary(site: Site, observed: Observed, codes: dict[str, int], outcome
         print("  broker: " + ", ".join(f"{k} {broker.metrics.get(k, 0):.0f}" for k in keys), file=out)
     print(f"  journal {site.journal.url}, appended this run: {journalled}", file=out)
     print("  services: " + ", ".join(f"{name} exit {code}" for name, code in codes.items()), file=out)
+    for name, code in codes.items():
+        if code != 0:
+            print(f"  {name} failed (exit {code}); last lines of its log:", file=out)
+            for line in log_tail(site.data_dir / "logs" / f"{name}.log"):
+                print(f"    {line}", file=out)
     print(f"  logs: {site.data_dir / 'logs'}", file=out, flush=True)
+
+
+def log_tail(path: Path, lines: int = 5) -> list[str]:
+    """The last lines of a service's log, so a failure is explained where the operator is looking."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 4096))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        return [f"(cannot read {path}: {exc})"]
+    return text.splitlines()[-lines:]
 
 
 def journal_mark(site: Site) -> int:

@@ -76,3 +76,18 @@ def test_an_invalid_site_is_refused_before_anything_starts(tmp_path: Path) -> No
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert str(site) in done.stderr
+
+
+def test_a_service_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as squatter:  # hold the broker's publish port so that its bind fails
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", 57100))
+        squatter.listen()
+        demo = _demo(tmp_path, "--duration", "30")
+        output, _ = demo.communicate(timeout=120)
+    assert demo.returncode == 1, output
+    assert "ended: a service died" in output
+    assert "broker failed (exit 1)" in output
+    assert "cannot bind tcp://127.0.0.1:57100" in output
