@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml scripts/setup-system.sh
+$(STAMP): requirements.lock pyproject.toml Makefile scripts/setup-system.sh
 	bash scripts/setup-system.sh
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -32,10 +32,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 
-# Re-pin after editing requirements.in (run on the machine kind CI uses).
+# Re-pin after editing requirements*.in (run on the machine kind CI uses). The lock is the complete set, so
+# setup installs it with --no-deps: exactly these versions, nothing resolved again.
 lock:
+	rm -rf /tmp/smartgate-lock-venv
 	$(PY) -m venv /tmp/smartgate-lock-venv
 	/tmp/smartgate-lock-venv/bin/pip install --quiet -r requirements.in
+	/tmp/smartgate-lock-venv/bin/pip install --quiet --no-deps -r requirements-nodeps.in
 	/tmp/smartgate-lock-venv/bin/pip freeze --exclude-editable > requirements.lock
 	rm -rf /tmp/smartgate-lock-venv
 

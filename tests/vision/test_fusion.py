@@ -1,0 +1,186 @@
+"""Fusion: summed evidence beats a confident outlier, containers are ordered, seals voted, passages round-trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bus.codec import decode, encode
+from bus.messages import VehiclePassage
+from datasets.synth import iso6346_check_digit
+from vision.detections import Detections, class_index
+from vision.evidence import EvidenceStore, crop, safe_name
+from vision.fusion import (
+    CameraFrame,
+    ContainerObservation,
+    FusionConfig,
+    PassageFuser,
+    PlateObservation,
+    SealObservation,
+)
+from vision.tracking import EndedTrack
+
+VEHICLE = class_index("vehicle")
+TRUCK_BOX = (100.0, 50.0, 600.0, 350.0)
+PLATE_BOX = (300.0, 300.0, 360.0, 330.0)
+
+
+def number(prefix: str) -> str:
+    return prefix + str(iso6346_check_digit(prefix))
+
+
+def frames(reads_per_frame, camera: str = "front", track_id: int = 1, start: int = 0, image=None):
+    """Camera frames with one tracked truck; reads_per_frame is a list of dicts of plates/containers/seals."""
+    out = []
+    for k, reads in enumerate(reads_per_frame):
+        vehicles = Detections.from_arrays([TRUCK_BOX], [0.9], VEHICLE, tracker_id=[track_id])
+        out.append(CameraFrame(camera=camera, frame=start + k, t_s=(start + k) * 0.25,
+                               ts_utc=1.7e9 + (start + k) * 0.25, vehicles=vehicles, image=image, **reads))
+    return out
+
+
+def run(fuser: PassageFuser, all_frames, end_camera: str = "front", track_id: int = 1) -> VehiclePassage:
+    published = []
+    for frame in all_frames:
+        published += fuser.update(frame)
+    last = all_frames[-1]
+    ended = EndedTrack(track_id, VEHICLE, 0.0, last.t_s, len(all_frames), TRUCK_BOX, "lost")
+    t = last.t_s + 1.0
+    published += fuser.update(CameraFrame(camera=end_camera, frame=last.frame + 4, t_s=t, ts_utc=1.7e9 + t,
+                                          ended=[ended]))
+    published += fuser.update(CameraFrame(camera=end_camera, frame=last.frame + 12, t_s=t + 2.0,
+                                          ts_utc=1.7e9 + t + 2.0))
+    assert len(published) == 1
+    return published[0]
+
+
+def plate(text: str, conf: float, role: str = "tractor") -> PlateObservation:
+    return PlateObservation(text=text, confidence=conf, box=PLATE_BOX, format="vn", role=role)  # type: ignore[arg-type]
+
+
+def test_summed_evidence_beats_one_confident_outlier() -> None:
+    reads = [{"plates": [plate("12C-123.45", 0.8)]}] * 5 + [{"plates": [plate("12C-128.45", 0.95)]}]
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    (read,) = passage.plates
+    assert read.text == "12C-123.45"
+    assert read.role == "tractor"
+    assert read.format == "vn"
+    assert read.confidence == pytest.approx(4.0 / 4.95 * 0.8)  # winner share x its mean confidence
+    assert passage.frames_seen == 6
+
+
+def test_tractor_and_trailer_plates_are_fused_separately() -> None:
+    reads = [{"plates": [plate("34C-720.01", 0.9), plate("64R-580.77", 0.8, "trailer")]}] * 3
+    reads += [{"plates": [plate("34C-720.01", 0.7, "unknown")]}]
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    by_role = {p.role: p for p in passage.plates}
+    assert by_role["tractor"].text == "34C-720.01"
+    assert by_role["trailer"].text == "64R-580.77"
+    assert "unknown" not in by_role  # a role-less read of a known plate was one more vote for it
+
+
+def test_two_20ft_containers_are_ordered_and_a_misread_joins_its_container() -> None:
+    front, rear = number("MSCU123456"), number("TGHU765432")
+    misread = front[:4] + "8" + front[5:]
+    reads = ([{"containers": [ContainerObservation(front, 0.9, (150, 60, 300, 100), "22G1")]}] * 3
+             + [{"containers": [ContainerObservation(rear, 0.85, (350, 60, 500, 100), "22G1"),
+                                ContainerObservation(misread, 0.95, (150, 60, 300, 100))]}] * 2)
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    assert [(c.number, c.position) for c in passage.containers] == [(front, "front"), (rear, "rear")]
+    assert all(c.check_digit_ok and c.size_type == "22G1" for c in passage.containers)
+
+
+def test_position_hints_override_first_seen_order() -> None:
+    a, b = number("MSCU123456"), number("TGHU765432")
+    reads = [{"containers": [ContainerObservation(a, 0.9, (150, 60, 300, 100), position="rear"),
+                             ContainerObservation(b, 0.9, (350, 60, 500, 100), position="front")]}] * 3
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    assert [(c.number, c.position) for c in passage.containers] == [(b, "front"), (a, "rear")]
+
+
+def test_a_40ft_container_is_reported_alone() -> None:
+    big, noise = number("HALU912759"), number("CBHU000001")
+    reads = [{"containers": [ContainerObservation(big, 0.9, (150, 60, 500, 100), "42U1")]}] * 4
+    reads += [{"containers": [ContainerObservation(noise, 0.9, (150, 60, 500, 100))]}] * 2
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    assert [(c.number, c.position) for c in passage.containers] == [(big, "single")]
+
+
+def test_seal_absent_in_one_frame_present_in_many() -> None:
+    box = (500.0, 150.0, 520.0, 170.0)
+    reads: list[dict[str, list[object]]] = [{"seals": [SealObservation("present", 0.8, box, number="TG34575623")]}] * 4
+    reads += [{"seals": [SealObservation("absent", 0.9, box)]}, {"seals": [SealObservation("unknown", 0.9, box)]}]
+    reads[0] = {**reads[0], "containers": [ContainerObservation(number("HALU912759"), 0.9, (150, 60, 500, 100))]}
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    (seal,) = passage.seals
+    assert seal.state == "present"
+    assert seal.number == "TG34575623"
+    assert seal.container_number == number("HALU912759")
+    assert seal.confidence == pytest.approx(3.2 / 4.1 * 0.8)
+
+
+def test_reads_of_a_camera_without_vehicle_box_join_by_time_window() -> None:
+    reads = [{"plates": [plate("34C-720.01", 0.9)]}] * 4
+    all_frames = frames(reads)
+    rear_frame = CameraFrame(camera="rear", frame=2, t_s=0.5, ts_utc=1.7e9 + 0.5,
+                             seals=[SealObservation("present", 0.9, (10, 10, 20, 20))])
+    all_frames.insert(3, rear_frame)
+    passage = run(PassageFuser("in-1", "in"), all_frames)
+    assert passage.seals[0].state == "present"
+    assert passage.seals[0].evidence[0].camera == "rear"
+
+
+def test_passage_is_valid_and_round_trips_with_evidence_crops(tmp_path: Path) -> None:
+    image = np.full((400, 700, 3), 127, np.uint8)
+    store = EvidenceStore(tmp_path)
+    reads = [{"plates": [plate("12C-123.45", 0.8)],
+              "containers": [ContainerObservation(number("MSCU123456"), 0.9, (150, 60, 300, 100), "22G1")],
+              "seals": [SealObservation("present", 0.7, (500, 150, 520, 170))]}] * 3
+    passage = run(PassageFuser("in-1", "in", evidence=store), frames(reads, camera="../evil", image=image),
+                  end_camera="../evil")
+    again = decode(encode(passage))
+    assert again == passage
+    assert isinstance(again, VehiclePassage)
+    parts = [*passage.plates, *passage.containers, *passage.seals]
+    refs = [ref for part in parts for ref in part.evidence]  # type: ignore[attr-defined]
+    assert len(refs) == 3
+    assert store.saved == 3
+    for ref in refs:
+        path = (tmp_path / ref.path).resolve()
+        assert path.is_file()
+        assert path.is_relative_to(tmp_path.resolve())
+        assert ".." not in ref.path
+    assert passage.first_seen_utc <= passage.last_seen_utc
+
+
+def test_a_new_track_on_a_used_camera_is_a_new_passage() -> None:
+    fuser = PassageFuser("in-1", "in", config=FusionConfig(exit_grace_s=1.0))
+    first = frames([{"plates": [plate("11A-111.11", 0.9)]}] * 3, track_id=1)
+    second = frames([{"plates": [plate("22B-222.22", 0.9)]}] * 3, track_id=2, start=3)
+    published = []
+    for frame in [*first, *second]:
+        published += fuser.update(frame)
+    published += fuser.flush()
+    assert [p.plates[0].text for p in published] == ["11A-111.11", "22B-222.22"]
+
+
+def test_bad_frames_are_counted_not_fatal() -> None:
+    fuser = PassageFuser("in-1", "in")
+    assert fuser.update(CameraFrame(camera="front", frame=0, t_s=float("nan"), ts_utc=0.0)) == []
+    assert fuser.counters["bad_frames"] == 1
+    with pytest.raises(ValueError, match="lane_id"):
+        PassageFuser("bad lane/../", "in")
+
+
+@pytest.mark.parametrize(("text", "expected"), [("../..", "_"), ("front", "front"), ("a/b\\c", "a_b_c"), ("", "_")])
+def test_safe_names(text: str, expected: str) -> None:
+    assert safe_name(text) == expected
+
+
+def test_crop_is_bounded_and_refuses_boxes_outside() -> None:
+    image = np.zeros((2000, 3000, 3), np.uint8)
+    assert max(crop(image, (0, 0, 3000, 2000)).shape[:2]) == 480
+    with pytest.raises(ValueError, match="outside"):
+        crop(image, (5000, 5000, 5100, 5100))

@@ -1,0 +1,275 @@
+"""Per-lane fusion: vehicle tracks of all cameras become passages; reads join them; ended passages are published.
+
+Association, and its limits:
+
+* A vehicle track of camera C joins the open passage that has never had a track on C (the oldest such one), else
+  it opens a new passage. So one truck seen by the front, side and rear cameras is one passage, and the next truck
+  entering the front camera while the first is still in the rear one is a new passage. Limit: a camera that never
+  tracks truck A will give truck B's track to A's passage if A is still open; a tracker that splits one truck
+  into two tracks on one camera (an occlusion longer than `max_lost_s`) splits the passage.
+* A read whose box lies inside a tracked vehicle box of the same frame belongs to that vehicle's passage. A read
+  with no vehicle around it (a rear or top camera whose vehicle box is not tracked, a plate seen before the track
+  is confirmed) goes by time: to an open passage with a live track on that camera, else to the oldest open passage
+  whose time window (`pre_window_s` before its first sighting to `post_window_s` after its last) holds it, else
+  it waits up to `pre_window_s` for a passage to open. Limit: with two trucks in the lane at once, a read that no
+  vehicle box covers is given to the older truck.
+* A passage is published once all its tracks have ended and `exit_grace_s` has passed without a new one (or it
+  went `stale_s` without a sighting, or lasted `max_passage_s`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bus.messages import EvidenceRef, VehiclePassage
+from vision.detections import Detections, box_ioa, class_index
+from vision.evidence import EvidenceError, EvidenceStore, crop
+from vision.fusion.ballot import Candidate
+from vision.fusion.observations import (
+    CameraFrame,
+    ContainerObservation,
+    Observation,
+    PlateObservation,
+    SealObservation,
+    Sighting,
+)
+from vision.fusion.passage_evidence import FieldRules, PassageEvidence
+
+log = logging.getLogger(__name__)
+_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,40}$")
+TrackKey = tuple[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FusionConfig:
+    vehicle_class: int = class_index("vehicle")
+    """Class id of the tracked vehicles that define a passage."""
+    read_in_vehicle: float = 0.5
+    """Least share of a read's box inside a vehicle box for the read to belong to that vehicle."""
+    pre_window_s: float = 2.0
+    """Reads up to this long before a passage's first sighting still join it (plates seen before confirmation)."""
+    post_window_s: float = 1.0
+    """Reads up to this long after a passage's last sighting still join it."""
+    exit_grace_s: float = 1.0
+    """Wait after a passage's last track ended before publishing, in case another camera picks the truck up."""
+    stale_s: float = 10.0
+    """A passage not sighted for this long is published even if a track never ended (a camera went silent)."""
+    max_passage_s: float = 600.0
+    """A passage is published after this long whatever happens (a parked truck must not hold the lane forever)."""
+    max_pending_reads: int = 256
+    """Reads waiting for a passage; older ones are dropped and counted."""
+    rules: FieldRules = field(default_factory=FieldRules)
+
+
+@dataclass
+class _Open:
+    seq: int
+    first_t: float
+    last_t: float
+    first_utc: float
+    last_utc: float
+    evidence: PassageEvidence
+    live: set[TrackKey] = field(default_factory=set)
+    cameras: set[str] = field(default_factory=set)
+    frames: set[tuple[str, int]] = field(default_factory=set)
+    ended_t: float | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    read: Observation
+    sighting: Sighting
+    crop: np.ndarray | None
+
+
+class PassageFuser:
+    """`update(frame) -> [VehiclePassage]`: feed every camera frame of one lane; get passages as trucks leave."""
+
+    def __init__(self, lane_id: str, direction: str, *, config: FusionConfig | None = None,
+                 evidence: EvidenceStore | None = None, passage_id: Callable[[str, float, int], str] | None = None):
+        if not _ID.match(lane_id):
+            raise ValueError(f"lane_id must be 1-40 characters of [A-Za-z0-9_.:-], got {lane_id!r}")
+        if direction not in ("in", "out"):
+            raise ValueError(f"direction must be 'in' or 'out', got {direction!r}")
+        self.lane_id, self.direction = lane_id, direction
+        self.config = config or FusionConfig()
+        self.evidence = evidence
+        self._passage_id = passage_id or _default_passage_id
+        self._open: list[_Open] = []
+        self._owner: dict[TrackKey, _Open] = {}
+        self._pending: deque[_Pending] = deque()
+        self._seq = 0
+        self._now = float("-inf")
+        self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0}
+
+    def update(self, frame: CameraFrame) -> list[VehiclePassage]:
+        """Take one camera frame; return the passages that are complete as of its time."""
+        if not frame.camera or not np.isfinite(frame.t_s) or not np.isfinite(frame.ts_utc):
+            self.counters["bad_frames"] += 1
+            log.warning("fusion: frame with camera %r, t_s %r, ts_utc %r refused", frame.camera, frame.t_s,
+                        frame.ts_utc)
+            return []
+        self.counters["frames"] += 1
+        self._now = max(self._now, frame.t_s)
+        vehicles = frame.vehicles[(frame.vehicles.class_id == self.config.vehicle_class)
+                                  & (frame.vehicles.tracker_id >= 0)]
+        owners = [self._sighted(frame, int(tid)) for tid in vehicles.tracker_id]
+        for ended in frame.ended:
+            self._track_ended((frame.camera, ended.track_id), frame.t_s)
+        self._assign_reads(frame, vehicles, owners)
+        return self._ready(self._now)
+
+    def flush(self) -> list[VehiclePassage]:
+        """Publish every open passage now (end of the stream)."""
+        done = [self._publish(p) for p in list(self._open)]
+        self._open.clear()
+        self._owner.clear()
+        return done
+
+    # -- passages --------------------------------------------------------------------------------------------------
+
+    def _sighted(self, frame: CameraFrame, track_id: int) -> _Open:
+        key = (frame.camera, track_id)
+        passage = self._owner.get(key)
+        if passage is None:
+            passage = next((p for p in self._open if frame.camera not in p.cameras), None)
+            if passage is None:
+                passage = self._new_passage(frame)
+            self._owner[key] = passage
+            passage.cameras.add(frame.camera)
+            passage.live.add(key)
+        passage.last_t = max(passage.last_t, frame.t_s)
+        passage.last_utc = max(passage.last_utc, frame.ts_utc)
+        passage.first_utc = min(passage.first_utc, frame.ts_utc)
+        if len(passage.frames) < 100_000:
+            passage.frames.add((frame.camera, frame.frame))
+        return passage
+
+    def _new_passage(self, frame: CameraFrame) -> _Open:
+        self._seq += 1
+        passage = _Open(self._seq, frame.t_s, frame.t_s, frame.ts_utc, frame.ts_utc,
+                        PassageEvidence(self.config.rules))
+        self._open.append(passage)
+        waiting, self._pending = self._pending, deque()
+        for item in waiting:
+            if item.sighting.t_s >= frame.t_s - self.config.pre_window_s:
+                self._add(passage, item.read, item.sighting, _held(item.crop))
+            else:
+                self.counters["reads_dropped"] += 1
+        return passage
+
+    def _track_ended(self, key: TrackKey, t_s: float) -> None:
+        passage = self._owner.pop(key, None)
+        if passage is not None:
+            passage.live.discard(key)
+            passage.ended_t = t_s
+
+    def _ready(self, now: float) -> list[VehiclePassage]:
+        cfg = self.config
+        done = [p for p in self._open
+                if (not p.live and p.ended_t is not None and now - p.ended_t >= cfg.exit_grace_s)
+                or now - p.last_t >= cfg.stale_s or now - p.first_t >= cfg.max_passage_s]
+        for passage in done:
+            self._open.remove(passage)
+            for key in [k for k, owner in self._owner.items() if owner is passage]:
+                del self._owner[key]
+        return [self._publish(p) for p in done]
+
+    # -- reads -----------------------------------------------------------------------------------------------------
+
+    def _assign_reads(self, frame: CameraFrame, vehicles: Detections, owners: list[_Open]) -> None:
+        reads = frame.reads()
+        if not reads:
+            return
+        inside = None
+        if len(vehicles):
+            boxes = np.array([r.box for r in reads], np.float32).reshape(-1, 4)
+            inside = box_ioa(boxes, vehicles.xyxy)
+        for i, read in enumerate(reads):
+            sighting = Sighting(frame.camera, frame.frame, frame.t_s, frame.ts_utc, _box(read.box))
+            passage = None
+            if inside is not None and inside[i].max() >= self.config.read_in_vehicle:
+                passage = owners[int(inside[i].argmax())]
+            passage = passage or self._by_time(frame.camera, frame.t_s)
+            take_crop = self._cropper(frame, sighting.box)
+            if passage is None:
+                self._hold(_Pending(read, sighting, take_crop()))
+            else:
+                self._add(passage, read, sighting, take_crop)
+
+    def _by_time(self, camera: str, t_s: float) -> _Open | None:
+        cfg = self.config
+        for passage in self._open:
+            if any(key[0] == camera for key in passage.live):
+                return passage
+        return next((p for p in self._open
+                     if p.first_t - cfg.pre_window_s <= t_s <= p.last_t + cfg.post_window_s), None)
+
+    def _add(self, passage: _Open, read: Observation, sighting: Sighting,
+             take_crop: Callable[[], np.ndarray | None]) -> None:
+        self.counters["reads"] += 1
+        if isinstance(read, PlateObservation):
+            passage.evidence.add_plate(read, sighting, take_crop)
+        elif isinstance(read, ContainerObservation):
+            passage.evidence.add_container(read, sighting, take_crop)
+        elif isinstance(read, SealObservation):
+            passage.evidence.add_seal(read, sighting, take_crop)
+
+    def _hold(self, item: _Pending) -> None:
+        self._pending.append(item)
+        while len(self._pending) > self.config.max_pending_reads or (
+                self._pending and self._pending[0].sighting.t_s < self._now - self.config.pre_window_s):
+            self._pending.popleft()
+            self.counters["reads_dropped"] += 1
+
+    def _cropper(self, frame: CameraFrame, box: tuple[float, float, float, float]) -> Callable[[], np.ndarray | None]:
+        def take() -> np.ndarray | None:
+            if self.evidence is None or frame.image is None:
+                return None
+            try:
+                return crop(frame.image, box)
+            except EvidenceError as exc:
+                log.debug("no evidence crop: %s", exc)
+                return None
+        return take
+
+    # -- publishing ------------------------------------------------------------------------------------------------
+
+    def _publish(self, passage: _Open) -> VehiclePassage:
+        passage_id = self._passage_id(self.lane_id, passage.first_utc, passage.seq)
+
+        def refs(name: str, candidate: Candidate) -> tuple[EvidenceRef, ...]:
+            best = candidate.best
+            if best is None:
+                return ()
+            if self.evidence is not None and candidate.best_crop is not None:
+                return (self.evidence.save(passage_id=passage_id, field=name, camera=best.camera, frame=best.frame,
+                                           ts_utc=best.ts_utc, box=best.box, image=candidate.best_crop),)
+            return (EvidenceRef(camera=best.camera[:64], frame=best.frame, ts_utc=best.ts_utc, box=best.box),)
+
+        evidence = passage.evidence
+        self.counters["passages"] += 1
+        return VehiclePassage(
+            passage_id=passage_id, lane_id=self.lane_id, direction=self.direction,  # type: ignore[arg-type]
+            first_seen_utc=passage.first_utc, last_seen_utc=passage.last_utc,
+            plates=tuple(evidence.plates(refs)[:64]), containers=tuple(evidence.containers(refs)),
+            seals=tuple(evidence.seals(refs)[:64]), frames_seen=len(passage.frames))
+
+
+def _held(image: np.ndarray | None) -> Callable[[], np.ndarray | None]:
+    return lambda: image
+
+
+def _default_passage_id(lane_id: str, first_utc: float, seq: int) -> str:
+    return f"{lane_id}-{round(first_utc * 1000)}-{seq}"
+
+
+def _box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return (x0, y0, x1, y1)

@@ -1,0 +1,228 @@
+"""All reads of one vehicle passage, and their fusion into the fields of a `VehiclePassage`.
+
+Plates are voted per role (tractor, trailer). Container numbers are voted together and then grouped: variants
+within `VARIANT_DISTANCE` characters of a stronger number are misreads of it (their evidence joins it), numbers
+further apart are different containers. At most two containers are reported (one 40 ft or two 20 ft): the second
+only if its evidence is a fair share of the first's and the first is not a 40/45 ft box. Two containers are
+ordered by the readers' position hints where given, else by which was seen first (a truck enters cab first).
+Seal states are voted per container; ``unknown`` reads carry no vote unless there is nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from bus.messages import ContainerRead, EvidenceRef, PlateRead, SealRead
+from datasets.synth import is_valid_iso6346
+from vision.fusion.ballot import Ballot, Candidate, fused_confidence, top_vote
+from vision.fusion.observations import ContainerObservation, PlateObservation, SealObservation, Sighting
+
+VARIANT_DISTANCE = 2
+Crop = npt.NDArray[np.uint8] | None
+CropFn = Callable[[], Crop]
+EvidenceFn = Callable[[str, Candidate], tuple[EvidenceRef, ...]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldRules:
+    min_evidence: float = 0.3
+    """A candidate with less summed confidence than this is not reported (one weak read is not a plate)."""
+    second_container_share: float = 0.25
+    """A second container number is reported only with at least this share of the first one's evidence."""
+    invalid_check_digit_weight: float = 0.5
+    """Among variants of one container number, evidence of a variant failing ISO 6346 counts this much."""
+    max_candidates: int = 32
+
+
+@dataclass
+class _Container:
+    number: str
+    head: Candidate
+    variant_evidence: float
+    cluster: Candidate
+    variants: set[str] = field(default_factory=set)
+    position: str = "unknown"
+
+
+class PassageEvidence:
+    """Accumulates reads; `plates()`, `containers()` and `seals()` fuse them into message parts."""
+
+    def __init__(self, rules: FieldRules | None = None) -> None:
+        self.rules = rules or FieldRules()
+        n = self.rules.max_candidates
+        self.plates_by_role: dict[str, Ballot] = {role: Ballot(n) for role in ("tractor", "trailer", "unknown")}
+        self.numbers = Ballot(n)
+        self.seal_states: dict[str, Ballot] = {}
+        self.seal_numbers: dict[str, Ballot] = {}
+        self.reads = 0
+
+    def add_plate(self, read: PlateObservation, sighting: Sighting, crop: CropFn) -> None:
+        ballot = self.plates_by_role[read.role]
+        image = crop() if ballot.wants_crop(read.text, read.confidence) else None
+        ballot.add(read.text, read.confidence, sighting, image, {f"format:{read.format}": read.confidence})
+        self.reads += 1
+
+    def add_container(self, read: ContainerObservation, sighting: Sighting, crop: CropFn) -> None:
+        votes = {f"pos:{read.position}": read.confidence} if read.position != "unknown" else {}
+        if read.size_type:
+            votes[f"size:{read.size_type}"] = read.confidence
+        image = crop() if self.numbers.wants_crop(read.number, read.confidence) else None
+        self.numbers.add(read.number, read.confidence, sighting, image, votes)
+        self.reads += 1
+
+    def add_seal(self, read: SealObservation, sighting: Sighting, crop: CropFn) -> None:
+        link = f"num:{read.container_number}" if read.container_number else f"pos:{read.position}"
+        states = self.seal_states.setdefault(link, Ballot(self.rules.max_candidates))
+        image = crop() if states.wants_crop(read.state, read.confidence) else None
+        states.add(read.state, read.confidence, sighting, image)
+        if read.state == "present" and read.number:
+            numbers = self.seal_numbers.setdefault(link, Ballot(self.rules.max_candidates))
+            numbers.add(read.number, read.confidence, sighting, image)
+        self.reads += 1
+
+    # -- fusion ----------------------------------------------------------------------------------------------------
+
+    def plates(self, evidence: EvidenceFn) -> list[PlateRead]:
+        ballots = {role: _copy(ballot) for role, ballot in self.plates_by_role.items()}
+        for value, candidate in list(ballots["unknown"].candidates.items()):
+            for role in ("tractor", "trailer"):  # a role-less read of a known plate is one more vote for it
+                if value in ballots[role].candidates:
+                    ballots[role].candidates[value].absorb(candidate)
+                    ballots[role].total += candidate.evidence
+                    ballots["unknown"].total -= candidate.evidence
+                    del ballots["unknown"].candidates[value]
+                    break
+        found: list[PlateRead] = []
+        for role, ballot in ballots.items():
+            if not ballot or (role == "unknown" and found):
+                continue
+            text, winner = ballot.ranked()[0]
+            if winner.evidence < self.rules.min_evidence:
+                continue
+            fmt = top_vote({k[7:]: v for k, v in winner.votes.items() if k.startswith("format:")}, "unknown")
+            found.append(PlateRead(text=text[:16], format=fmt if fmt in ("vn", "cn") else "unknown",  # type: ignore[arg-type]
+                                   role=role, confidence=ballot.confidence_of(winner),  # type: ignore[arg-type]
+                                   evidence=evidence(f"plate-{role}", winner)))
+        return found
+
+    def containers(self, evidence: EvidenceFn) -> list[ContainerRead]:
+        return [self._container_read(c, i, evidence) for i, c in enumerate(self._fused_containers())]
+
+    def seals(self, evidence: EvidenceFn) -> list[SealRead]:
+        containers = self._fused_containers()
+        merged: dict[int, tuple[Ballot, Ballot]] = {}
+        for link, states in self.seal_states.items():
+            index = _seal_target(link, containers)
+            ballots = merged.setdefault(index, (Ballot(self.rules.max_candidates), Ballot(self.rules.max_candidates)))
+            ballots[0].merge(states)
+            if link in self.seal_numbers:
+                ballots[1].merge(self.seal_numbers[link])
+        return [read for index, (states, numbers) in sorted(merged.items())
+                if (read := self._seal_read(index, containers, states, numbers, evidence)) is not None]
+
+    def _fused_containers(self) -> list[_Container]:
+        groups: list[_Container] = []
+        weight = self.rules.invalid_check_digit_weight
+        for number, candidate in self.numbers.ranked():
+            home = next((g for g in groups if any(_close(number, v) for v in g.variants)), None)
+            score = candidate.evidence * (1.0 if is_valid_iso6346(number) else weight)
+            if home is None:
+                cluster = Candidate()
+                cluster.absorb(candidate)
+                groups.append(_Container(number, candidate, score, cluster, {number}))
+                continue
+            home.variants.add(number)
+            home.cluster.absorb(candidate)
+            if score > home.variant_evidence:
+                home.number, home.head, home.variant_evidence = number, candidate, score
+        groups = [g for g in groups if g.cluster.evidence >= self.rules.min_evidence]
+        if not groups:
+            return []
+        first = groups[0]
+        chosen = [first]
+        if _length_ft(first) not in (40, 45) and len(groups) > 1:
+            second = groups[1]
+            if second.cluster.evidence >= self.rules.second_container_share * first.cluster.evidence:
+                chosen.append(second)
+        return _ordered(chosen)
+
+    def _container_read(self, container: _Container, index: int, evidence: EvidenceFn) -> ContainerRead:
+        head, cluster = container.head, container.cluster
+        confidence = fused_confidence(head.evidence, cluster.evidence, head.mean_confidence)
+        size = top_vote({k[5:]: v for k, v in cluster.votes.items() if k.startswith("size:")}, "")
+        return ContainerRead(number=container.number[:16], check_digit_ok=is_valid_iso6346(container.number),
+                             size_type=size[:4] or None, position=container.position,  # type: ignore[arg-type]
+                             confidence=confidence, evidence=evidence(f"container-{index + 1}", head))
+
+    def _seal_read(self, index: int, containers: list[_Container], states: Ballot, numbers: Ballot,
+                   evidence: EvidenceFn) -> SealRead | None:
+        voting = Ballot(self.rules.max_candidates)
+        for state, candidate in states.candidates.items():
+            if state != "unknown":
+                voting.candidates[state] = candidate
+                voting.total += candidate.evidence
+        if not voting:
+            voting = states
+        if not voting:
+            return None
+        state, winner = voting.ranked()[0]
+        number = None
+        if state == "present" and numbers:
+            number = numbers.ranked()[0][0][:32]
+        owner = containers[index].number[:16] if 0 <= index < len(containers) else None
+        return SealRead(container_number=owner, state=state, number=number,  # type: ignore[arg-type]
+                        confidence=voting.confidence_of(winner), evidence=evidence(f"seal-{index + 1}", winner))
+
+
+def _copy(ballot: Ballot) -> Ballot:
+    fresh = Ballot(ballot.max_candidates)
+    fresh.merge(ballot)
+    return fresh
+
+
+def _close(a: str, b: str) -> bool:
+    """Same length and at most `VARIANT_DISTANCE` differing characters: a misread, not another container."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= VARIANT_DISTANCE
+
+
+def _length_ft(container: _Container) -> int | None:
+    size = top_vote({k[5:]: v for k, v in container.cluster.votes.items() if k.startswith("size:")}, "")
+    return {"2": 20, "4": 40, "L": 45}.get(size[:1])
+
+
+def _ordered(chosen: list[_Container]) -> list[_Container]:
+    if len(chosen) == 1:
+        chosen[0].position = "single"
+        return chosen
+
+    def frontness(c: _Container) -> float:
+        return c.cluster.votes.get("pos:front", 0.0) - c.cluster.votes.get("pos:rear", 0.0)
+
+    a, b = chosen
+    if frontness(a) != frontness(b):
+        ordered = sorted(chosen, key=lambda c: -frontness(c))
+    else:  # no hints: the container seen first is the front one
+        ordered = sorted(chosen, key=lambda c: (c.cluster.first_t, c.number))
+    ordered[0].position, ordered[1].position = "front", "rear"
+    return ordered
+
+
+def _seal_target(link: str, containers: list[_Container]) -> int:
+    """Index of the container a seal belongs to; a seal with no link goes to the rear-most container, whose
+    doors face the rear camera (the front box of two 20 ft has its doors hidden against the rear box)."""
+    if not containers:
+        return -1
+    kind, _, value = link.partition(":")
+    if kind == "num":
+        for i, container in enumerate(containers):
+            if any(_close(value, v) for v in container.variants | {container.number}):
+                return i
+    elif value in ("front", "rear", "single"):
+        for i, container in enumerate(containers):
+            if container.position == value or (value == "single" and len(containers) == 1):
+                return i
+    return len(containers) - 1

@@ -1,0 +1,65 @@
+"""Crop checks and turning a crop into the text line(s) the recogniser reads."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vision.ocr.vertical import restack
+
+MAX_SIDE = 4096
+VERTICAL_RATIO = 2.0
+TWO_LINE_RATIO = 2.2
+
+
+class CropError(ValueError):
+    """A crop that cannot be read: empty, too small, wrong type or shape."""
+
+
+def check_crop(crop: object) -> np.ndarray:
+    """A BGR uint8 image of at least 4×4 pixels, shrunk when a side exceeds `MAX_SIDE`; else `CropError`."""
+    if not isinstance(crop, np.ndarray):
+        raise CropError(f"crop must be a numpy array, got {type(crop).__name__}")
+    if crop.dtype != np.uint8:
+        raise CropError(f"crop must be uint8, got {crop.dtype}")
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    elif crop.ndim == 3 and crop.shape[2] == 4:
+        crop = np.ascontiguousarray(crop[:, :, :3])
+    if crop.ndim != 3 or crop.shape[2] != 3:
+        raise CropError(f"crop must have shape (H, W), (H, W, 3) or (H, W, 4), got {crop.shape}")
+    h, w = crop.shape[:2]
+    if h < 4 or w < 4:
+        raise CropError(f"crop must be at least 4x4 pixels, got {w}x{h}")
+    if max(h, w) > MAX_SIDE:
+        scale = MAX_SIDE / max(h, w)
+        crop = cv2.resize(crop, (max(4, int(w * scale)), max(4, int(h * scale))), interpolation=cv2.INTER_AREA)
+    return crop
+
+
+def pad_sides(line: np.ndarray, fraction: float = 0.15) -> np.ndarray:
+    """Margins left and right: a boxed check digit at the crop's edge is otherwise often lost."""
+    pad = max(1, int(fraction * line.shape[0]))
+    return cv2.copyMakeBorder(line, 0, 0, pad, pad, cv2.BORDER_REPLICATE)
+
+
+def identifier_line(crop: np.ndarray) -> np.ndarray:
+    """A container number or code as one line: vertical columns re-stacked, horizontal ones padded."""
+    h, w = crop.shape[:2]
+    if h > VERTICAL_RATIO * w:
+        stacked = restack(crop)
+        if stacked is not None:
+            return stacked
+    return pad_sides(crop)
+
+
+def plate_lines(crop: np.ndarray) -> list[np.ndarray]:
+    """A one-line plate as is; a square two-line plate split at the darkest-to-lightest row gap in its middle."""
+    h, w = crop.shape[:2]
+    if w >= TWO_LINE_RATIO * h or h < 16:
+        return [pad_sides(crop)]
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    profile = np.abs(gray - np.median(gray)).mean(axis=1)
+    lo, hi = int(0.3 * h), int(0.7 * h)
+    split = lo + int(np.argmin(profile[lo:hi]))
+    return [pad_sides(crop[:split]), pad_sides(crop[split:])]
