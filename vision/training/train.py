@@ -319,6 +319,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--time-h", type=float, help="training wall-clock budget in hours (overrides epochs)")
     parser.add_argument("--batch", type=int)
+    parser.add_argument("--model", help="model yaml to train from scratch, or a .pt to continue training from")
+    parser.add_argument("--warmup-epochs", type=float, help="0 when continuing from trained weights")
     parser.add_argument("--workers", type=int, help="dataloader workers")
     parser.add_argument("--cache", choices=("ram", "disk", "none"))
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="generator processes")
@@ -329,7 +331,7 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
     recipe = QUICK if args.quick else Recipe()
     overrides = {"train_seeds": args.train_seeds, "val_seeds": args.val_seeds, "duration_s": args.duration,
                  "imgsz": args.imgsz, "epochs": args.epochs, "time_h": args.time_h, "batch": args.batch,
-                 "workers": args.workers}
+                 "workers": args.workers, "model": args.model, "warmup_epochs": args.warmup_epochs}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     if args.cache is not None:
         recipe = replace(recipe, cache=False if args.cache == "none" else args.cache)

@@ -1,0 +1,16 @@
+"""Seal state on container doors: a numpy classifier on door-handle crops (second stage after the detector)."""
+
+from vision.seals.classifier import (
+    DEFAULT_MODEL,
+    HIGH,
+    LOW,
+    SealClassifier,
+    SealModelError,
+    SealState,
+    door_seal,
+    state_of,
+)
+from vision.seals.features import crop_box, crop_handle
+
+__all__ = ["DEFAULT_MODEL", "HIGH", "LOW", "SealClassifier", "SealModelError", "SealState", "crop_box",
+           "crop_handle", "door_seal", "state_of"]
