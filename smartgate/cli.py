@@ -206,5 +206,29 @@ def _generate(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _read_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files to read")
+    parser.add_argument("--model", type=Path, help="detector ONNX file (default: the shipped model)")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
+
+
+@command("read", "read plates, container numbers and seals from still images, one JSON line each", _read_arguments)
+def _read(args: argparse.Namespace) -> int:
+    import json
+
+    from vision.reader import ImageReader
+
+    if args.threads is not None and args.threads < 1:
+        print(f"{PROG}: error: --threads must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    reader = ImageReader.load(args.model, args.threads)
+    failed = 0
+    for path in args.images:
+        result = reader.read_file(path)
+        failed += result.error is not None
+        print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,27 @@
+"""Detector alone on one 960×540 synthetic frame: letterbox, ONNX Runtime inference, decode and NMS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from datasets.synth.generator import generate
+from vision.detector import Detector
+from vision.reader import load_image
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    root = tmp_path_factory.mktemp("synth")
+    generate(root, duration_s=20.0, fps=2.0, trucks_per_hour=400, seed=11, workers=1, cameras=("rear",))
+    return load_image(sorted(Path(root, "cameras", "rear").glob("*.jpg"))[15])
+
+
+def test_bench_detect_960x540(benchmark: BenchmarkFixture, frame: np.ndarray) -> None:
+    detector = Detector.load()
+    detections = benchmark(detector.detect, [frame])
+    assert frame.shape == (540, 960, 3)
+    assert len(detections[0]) > 0

@@ -1,0 +1,97 @@
+"""`smartgate read` as a user runs it, on synthetic frames rendered at test time, a corrupt file and a missing one;
+and the `ImageReader` parts that need no subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datasets.recording import FrameTruth, Recording
+from datasets.synth.generator import generate
+from vision.reader import ImageRead, ImageReadError, PlateResult, load_image
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {"image", "plates", "containers", "seals"}
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    root = tmp_path_factory.mktemp("synth")
+    generate(root, duration_s=20.0, fps=2.0, trucks_per_hour=400, seed=11, workers=1, conditions_share=0.0,
+             cameras=("front", "rear"))
+    return Recording.open(root)
+
+
+def largest(recording: Recording, camera: str, cls: str) -> FrameTruth:
+    """The frame of `camera` whose `cls` box is tallest (a plate or number the OCR can read)."""
+    def height(truth: FrameTruth) -> float:
+        return max((o.box[3] - o.box[1] for o in truth.objects if o.cls == cls and o.box[1] > 0), default=0.0)
+    return max(recording.frames(camera), key=height)
+
+
+def smartgate_read(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "smartgate.cli", "read", "--threads", "2", *map(str, paths)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_smartgate_read_prints_one_line_per_image(recording: Recording, tmp_path: Path) -> None:
+    front = largest(recording, "front", "plate")
+    rear = largest(recording, "rear", "container_number")
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    missing = tmp_path / "missing.jpg"
+    paths = [recording.frame_path(front), recording.frame_path(rear), corrupt, missing]
+    done = smartgate_read(*paths)
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["image"] for line in lines] == [str(p) for p in paths]
+    assert set(lines[0]) == KEYS
+    assert set(lines[1]) == KEYS
+    assert set(lines[2]) == {"image", "error"}
+    assert "decodable" in lines[2]["error"]
+    assert set(lines[3]) == {"image", "error"}
+    assert "no such file" in lines[3]["error"]
+    plate = next(o for o in front.objects if o.cls == "plate")
+    assert plate.text in [p["text"] for p in lines[0]["plates"]]
+    number = next(o for o in rear.objects if o.cls == "container_number")
+    assert number.text is not None
+    assert number.text.replace(" ", "") in [c["number"] for c in lines[1]["containers"]]
+    for line in lines[:2]:
+        for item in line["plates"] + line["containers"] + line["seals"]:
+            x0, y0, x1, y1 = item["box"]
+            assert 0 <= x0 <= x1 <= 960
+            assert 0 <= y0 <= y1 <= 540
+            assert 0 <= item["confidence"] <= 1
+
+
+def test_smartgate_read_exit_0_when_all_read(recording: Recording) -> None:
+    done = smartgate_read(recording.frame_path(largest(recording, "front", "plate")))
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such file"),
+    (b"", "not a decodable image"),
+    (b"GIF89a garbage", "not a decodable image"),
+])
+def test_load_image_refuses_bad_files(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "x.png"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=message):
+        load_image(path)
+
+
+def test_as_dict_matches_the_issue_format() -> None:
+    ok = ImageRead("a.jpg", plates=[PlateResult("51C12345", "vn", 0.9, [1.0, 2.0, 3.0, 4.0])])
+    assert ok.as_dict() == {"image": "a.jpg", "containers": [], "seals": [],
+                            "plates": [{"text": "51C12345", "format": "vn", "confidence": 0.9,
+                                        "box": [1.0, 2.0, 3.0, 4.0]}]}
+    assert ImageRead("b.jpg", error="broken").as_dict() == {"image": "b.jpg", "error": "broken"}
+    assert np.isfinite(ok.plates[0].confidence)

@@ -1,0 +1,162 @@
+"""Accuracy and latency of `smartgate read` (the `ImageReader`): re-runnable figures for issue 3.
+
+    python -m vision.evaluate_read [--real ../shared/datasets/containervision] [--frames 20] [--out FILE]
+
+- synthetic: a recording rendered with a seed never trained on; for each passage and camera (front, rear) the frame
+  where its plate or container number is largest (the truck near the stop line), up to `--frames` frames. Plate and
+  container-number exact match per truth object; seal state per rear frame whose door handles are in the truth.
+- real: every image of ContainerVision; container-number exact match per image (any read equals the label),
+  vertical numbers counted separately.
+- latency: detector stages (pre, infer, post) in ms, median of a few runs, at 960×540 and 1920×1080.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from datasets.recording import FrameTruth, Recording
+from datasets.synth.generator import generate
+from vision.detector import Detector
+from vision.reader import ImageReader, load_image
+
+log = logging.getLogger(__name__)
+
+SEED = 9101  # training used 1–64 and held out 9001–9004
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "containervision"
+FOCUS = {"front": "plate", "rear": "container_number"}
+
+
+def pick_frames(recording: Recording, limit: int) -> list[FrameTruth]:
+    """Per passage and camera, the frame where the focus object (plate/number) is tallest and wholly in view."""
+    best: dict[tuple[str, str], tuple[float, FrameTruth]] = {}
+    for truth in recording.frames():
+        cls = FOCUS.get(truth.camera)
+        for obj in truth.objects:
+            if obj.cls != cls or obj.passage_id is None or not _inside(obj.box, recording, truth.camera):
+                continue
+            key, height = (obj.passage_id, truth.camera), obj.box[3] - obj.box[1]
+            if key not in best or height > best[key][0]:
+                best[key] = (height, truth)
+    return [truth for _, truth in sorted(best.values(), key=lambda item: (item[1].t, item[1].camera))][:limit]
+
+
+def _inside(box: Sequence[float], recording: Recording, camera: str, margin: float = 4.0) -> bool:
+    """Whether a box lies wholly in the frame (a number cut by the frame edge cannot be read whole)."""
+    meta = recording.meta.cameras[camera]
+    return (box[0] >= margin and box[1] >= margin and box[2] <= meta.width - margin
+            and box[3] <= meta.height - margin)
+
+
+def evaluate_synthetic(reader: ImageReader, frames: int, workdir: Path) -> dict[str, Any]:
+    generate(workdir, duration_s=150.0, fps=2.0, trucks_per_hour=400, seed=SEED, cameras=("front", "rear"),
+             workers=2)
+    recording = Recording.open(workdir)
+    tallies = {name: [0, 0] for name in ("plate", "container", "seal")}
+    misses: list[str] = []
+    picked = pick_frames(recording, frames)
+    for truth in picked:
+        result = reader.read_file(recording.frame_path(truth))
+        plates = {p.text for p in result.plates}
+        numbers = {c.number for c in result.containers}
+        for obj in truth.objects:
+            if obj.cls == "plate" and obj.text:
+                _count(tallies["plate"], obj.text in plates, misses, f"{truth.file} plate {obj.text} {plates}")
+            if obj.cls == "container_number" and obj.text:
+                want = obj.text.replace(" ", "")
+                _count(tallies["container"], want in numbers, misses, f"{truth.file} number {want} {numbers}")
+        sealed = _seal_truth(truth)
+        if sealed is not None:
+            states = {s.state for s in result.seals}
+            want_state = "present" if sealed else "absent"
+            _count(tallies["seal"], states == {want_state}, misses, f"{truth.file} seal {want_state} {states}")
+    return {"seed": SEED, "frames": len(picked), **{k: _rate(v) for k, v in tallies.items()}, "misses": misses}
+
+
+def _seal_truth(truth: FrameTruth) -> bool | None:
+    """Whether the door seen in a frame is sealed (any of its handles carries a seal, per the handles' truth);
+    None when no door handle is in the frame."""
+    handles = [o for o in truth.objects if o.cls == "door_handle" and "sealed" in o.attrs]
+    return bool(any(o.attrs["sealed"] for o in handles)) if handles else None
+
+
+def evaluate_real(reader: ImageReader, root: Path) -> dict[str, Any]:
+    tallies = {"all": [0, 0], "horizontal": [0, 0], "vertical": [0, 0]}
+    found_box = 0
+    misses: list[str] = []
+    for line in (root / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+        label = json.loads(line)
+        want = label.get("container_number")
+        if not want:
+            continue
+        result = reader.read_file(root / label["image"])
+        numbers = {c.number for c in result.containers}
+        found_box += bool(result.containers)
+        boxes = [b["xyxy"] for b in label.get("text_boxes") or [] if b["kind"] in ("number", "owner")]
+        vertical = bool(boxes) and (boxes[0][3] - boxes[0][1]) > 2 * (boxes[0][2] - boxes[0][0])
+        hit = want in numbers
+        for key in ("all", "vertical" if vertical else "horizontal"):
+            _count(tallies[key], hit, misses if key == "all" else [], f"{label['image']} {want} {numbers}")
+    return {**{k: _rate(v) for k, v in tallies.items()}, "images_with_a_read": found_box, "misses": misses}
+
+
+def latency(detector: Detector, image: np.ndarray, runs: int = 7) -> dict[str, float]:
+    """Median stage times of `runs` detections after one warm-up."""
+    detector.detect_one(image)
+    times = [detector.detect_one(image)[1] for _ in range(runs)]
+    return {stage: round(statistics.median(getattr(t, stage) for t in times), 1)
+            for stage in ("pre_ms", "infer_ms", "post_ms", "total_ms")}
+
+
+def evaluate(real_root: Path | None, frames: int, threads: int | None) -> dict[str, Any]:
+    reader = ImageReader.load(threads=threads)
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        report["synthetic"] = evaluate_synthetic(reader, frames, Path(tmp) / "rec")
+        sample = next(Path(tmp, "rec", "cameras", "rear").glob("*.jpg"))
+        frame = load_image(sample)
+    report["latency_960x540"] = latency(reader.detector, frame)
+    report["latency_1920x1080"] = latency(reader.detector, cv2.resize(frame, (1920, 1080)))
+    if real_root is not None and (real_root / "labels.jsonl").is_file():
+        report["real"] = evaluate_real(reader, real_root)
+    return report
+
+
+def _count(tally: list[int], hit: bool, misses: list[str], what: str) -> None:
+    tally[0] += hit
+    tally[1] += 1
+    if not hit:
+        misses.append(what)
+
+
+def _rate(tally: list[int]) -> dict[str, Any]:
+    return {"correct": tally[0], "total": tally[1], "accuracy": round(tally[0] / tally[1], 4) if tally[1] else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--real", type=Path, default=SHARED, help="ContainerVision folder (skipped if absent)")
+    parser.add_argument("--frames", type=int, default=20, help="synthetic frames to read")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, help="write the JSON report here too")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    report = evaluate(args.real, args.frames, args.threads)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

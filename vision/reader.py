@@ -1,0 +1,241 @@
+"""Reading one still image: detector → crops → OCR and grammars → plates, container numbers, seals.
+
+This is what `smartgate read IMAGE...` runs; the lane pipeline fuses reads over frames instead. Each image gives
+one `ImageRead`, whose `as_dict()` is the JSON object of issue 3: plates, containers and seals with boxes in the
+image's own pixels, or ``{"image", "error"}`` for a missing, oversized or corrupt file. One bad image never stops
+the others.
+
+Known limit: the detector was trained on synthetic footage only and finds few container-number boxes on real
+1920×1080 gate photos (see `vision/models/MODEL_CARD.md`), so on those images the reader mostly returns no number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.detections import Detections, box_ioa, class_index
+from vision.detector import Detector, ImageError, check_image
+from vision.ocr import TextReader
+from vision.seals import SealClassifier, SealState, crop_handle, door_seal
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+Box = list[float]
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """Crop padding (share of the box's width, height) and how near a size-type or seal box must be."""
+
+    plate_pad: tuple[float, float] = (0.08, 0.15)
+    number_pad: tuple[float, float] = (0.04, 0.2)
+    size_type_max_gap: float = 3.0  # in heights of the number box, centre to centre
+    seal_near: float = 0.5  # share of a seal box that must lie in the handle's (grown) crop region
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    text: str
+    format: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class ContainerResult:
+    number: str
+    check_digit_ok: bool
+    size_type: str | None
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class SealResult:
+    state: str
+    number: str | None
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class ImageRead:
+    """Everything read from one image, or the reason it could not be read."""
+
+    image: str
+    plates: list[PlateResult] = field(default_factory=list)
+    containers: list[ContainerResult] = field(default_factory=list)
+    seals: list[SealResult] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object of `smartgate read`."""
+        if self.error is not None:
+            return {"image": self.image, "error": self.error}
+        return {"image": self.image,
+                "plates": [vars(p) for p in self.plates],
+                "containers": [vars(c) for c in self.containers],
+                "seals": [vars(s) for s in self.seals]}
+
+
+class ImageReadError(ValueError):
+    """An image file that is missing, too large or not a decodable picture."""
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to BGR uint8, refusing missing, oversized and undecodable files."""
+    file = Path(path)
+    if not file.is_file():
+        raise ImageReadError(f"{file}: no such file")
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ImageReadError(f"{file}: {size} bytes is larger than the {MAX_FILE_BYTES} byte limit")
+    data = np.frombuffer(file.read_bytes(), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ImageReadError(f"{file}: not a decodable image")
+    return image
+
+
+class ImageReader:
+    """Detector, OCR and seal classifier composed for still images; load once, read many."""
+
+    def __init__(self, detector: Detector, text: TextReader, seals: SealClassifier,
+                 config: ReaderConfig | None = None) -> None:
+        self.detector, self.text, self.seals = detector, text, seals
+        self.config = config or ReaderConfig()
+        self.failed = 0
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, threads: int | None = None) -> ImageReader:
+        detector = Detector.load(threads=threads) if model is None else Detector.load(model, threads=threads)
+        return cls(detector, TextReader(threads=threads), SealClassifier.load())
+
+    def read_files(self, paths: Sequence[str | Path]) -> list[ImageRead]:
+        return [self.read_file(path) for path in paths]
+
+    def read_file(self, path: str | Path) -> ImageRead:
+        """One image file; a missing or corrupt file gives an `ImageRead` with `error` set."""
+        try:
+            image = load_image(path)
+            return self.read(image, str(path))
+        except (ImageReadError, ImageError, OSError) as exc:
+            self.failed += 1
+            log.warning("cannot read %s: %s", path, exc)
+            return ImageRead(str(path), error=str(exc))
+
+    def read(self, image: np.ndarray, name: str = "") -> ImageRead:
+        """Read one BGR frame (raises `ImageError` for a frame the detector cannot take)."""
+        frame = check_image(image)
+        detections, _ = self.detector.detect_one(frame)
+        return ImageRead(name, self._plates(frame, detections), self._containers(frame, detections),
+                         self._seals(frame, detections))
+
+    def _plates(self, frame: np.ndarray, dets: Detections) -> list[PlateResult]:
+        plates = dets[dets.class_id == class_index("plate")]
+        crops = [_crop(frame, box, self.config.plate_pad) for box in plates.xyxy]
+        reads = self.text.read_plates(crops) if crops else []
+        return [PlateResult(read.text, read.format, round(float(conf) * read.confidence, 4), _box(box))
+                for read, conf, box in zip(reads, plates.confidence, plates.xyxy, strict=True) if read.text]
+
+    def _containers(self, frame: np.ndarray, dets: Detections) -> list[ContainerResult]:
+        numbers = dets[dets.class_id == class_index("container_number")]
+        if not len(numbers):
+            return []
+        sizes = dets[dets.class_id == class_index("size_type")]
+        crops = [_crop(frame, box, self.config.number_pad) for box in numbers.xyxy]
+        reads = self.text.read_container_numbers(crops)
+        nearest = _nearest(numbers.xyxy, sizes.xyxy, self.config.size_type_max_gap)
+        size_crops = [_crop(frame, sizes.xyxy[i], self.config.number_pad) for i in nearest if i >= 0]
+        size_reads = iter(self.text.read_size_types(size_crops) if size_crops else [])
+        out: list[ContainerResult] = []
+        for read, conf, box, size_at in zip(reads, numbers.confidence, numbers.xyxy, nearest, strict=True):
+            size = next(size_reads) if size_at >= 0 else None
+            if read is None or not read.number:
+                continue
+            out.append(ContainerResult(read.number, read.check_digit_ok, size.code if size else None,
+                                       round(float(conf) * read.confidence, 4), _box(box)))
+        return out
+
+    def _seals(self, frame: np.ndarray, dets: Detections) -> list[SealResult]:
+        """One entry per door: its handles' classifier states, plus a detected seal box near a handle as
+        `present` evidence; a seal box near no handle is a door of its own."""
+        handles = dets[dets.class_id == class_index("door_handle")]
+        seals = dets[dets.class_id == class_index("seal")]
+        states = self.seals.classify([crop_handle(frame, box) for box in handles.xyxy]) if len(handles) else []
+        regions = np.array([_grown(box) for box in handles.xyxy], np.float32).reshape(-1, 4)
+        near = box_ioa(seals.xyxy, regions) >= self.config.seal_near if len(seals) else np.zeros((0, len(handles)))
+        evidence = [list(near[:, j].nonzero()[0]) for j in range(len(handles))]
+        out: list[SealResult] = []
+        for group in _doors(handles, dets):
+            found = [SealState("present", float(seals.confidence[s])) for j in group for s in evidence[j]]
+            state = door_seal([states[j] for j in group] + found)
+            box = _union(handles.xyxy[group])
+            out.append(SealResult(state.state, state.number, round(state.confidence, 4), box))
+        lone = ~near.any(axis=1) if len(seals) else np.zeros(0, bool)
+        for s in np.nonzero(lone)[0]:
+            out.append(SealResult("present", None, round(float(seals.confidence[s]), 4), _box(seals.xyxy[s])))
+        return out
+
+
+def _doors(handles: Detections, dets: Detections) -> list[list[int]]:
+    """Handles grouped by the container they lie in (one rear door pair per container); a handle in no
+    detected container is a door of its own."""
+    containers = dets[dets.class_id == class_index("container")]
+    if not len(handles):
+        return []
+    if not len(containers):
+        return [[j] for j in range(len(handles))]
+    inside = box_ioa(handles.xyxy, containers.xyxy)
+    owner = np.where(inside.max(axis=1) >= 0.5, inside.argmax(axis=1), -1 - np.arange(len(handles)))
+    groups: dict[int, list[int]] = {}
+    for j, key in enumerate(owner.tolist()):
+        groups.setdefault(key, []).append(j)
+    return list(groups.values())
+
+
+def _nearest(numbers: np.ndarray, sizes: np.ndarray, max_gap: float) -> list[int]:
+    """For each number box, the nearest size-type box within `max_gap` character heights (the box's short
+    side, so vertical numbers work too), else -1."""
+    if not len(sizes):
+        return [-1] * len(numbers)
+    centre_n = (numbers[:, :2] + numbers[:, 2:]) / 2
+    centre_s = (sizes[:, :2] + sizes[:, 2:]) / 2
+    dist = np.linalg.norm(centre_n[:, None] - centre_s[None], axis=2)
+    scale = np.maximum(1.0, np.minimum(numbers[:, 3] - numbers[:, 1], numbers[:, 2] - numbers[:, 0]))
+    best = dist.argmin(axis=1)
+    ok = dist[np.arange(len(numbers)), best] <= max_gap * scale
+    return [int(b) if good else -1 for b, good in zip(best, ok, strict=True)]
+
+
+def _grown(box: np.ndarray) -> Box:
+    """A handle box grown the way the seal crop grows it: the seal hangs below the catch."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    w, h = x1 - x0, y1 - y0
+    size = max(w, h)
+    return [x0 - 0.5 * w, y0 - 0.5 * h, x1 + 0.5 * w, y1 + 1.5 * size]
+
+
+def _crop(frame: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.ndarray:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    dx, dy = pad[0] * (x1 - x0), pad[1] * (y1 - y0)
+    h, w = frame.shape[:2]
+    ix0, iy0 = max(0, int(x0 - dx)), max(0, int(y0 - dy))
+    ix1, iy1 = min(w, int(np.ceil(x1 + dx))), min(h, int(np.ceil(y1 + dy)))
+    return frame[iy0:iy1, ix0:ix1]
+
+
+def _union(boxes: np.ndarray) -> Box:
+    return _box(np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)]))
+
+
+def _box(box: np.ndarray) -> Box:
+    return [round(float(v), 1) for v in box]
