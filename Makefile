@@ -23,7 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
-	$(BIN)/pytest -q tests $(ARGS)
+	$(BIN)/pytest -q tests benchmarks --benchmark-disable $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

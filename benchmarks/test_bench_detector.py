@@ -12,6 +12,8 @@ from datasets.synth.generator import generate
 from vision.detector import Detector
 from vision.reader import load_image
 
+pytestmark = pytest.mark.benchmark(group="vision-detector")
+
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:

@@ -9,6 +9,8 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from vision.ocr import TextReader
 
+pytestmark = pytest.mark.benchmark(group="vision-ocr")
+
 BATCH = 16
 
 

@@ -8,6 +8,8 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from vision.seals import SealClassifier
 
+pytestmark = pytest.mark.benchmark(group="vision-seals")
+
 BATCH = 64
 
 
