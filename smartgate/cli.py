@@ -230,5 +230,39 @@ def _read(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed else EXIT_OK
 
 
+def _replay_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", type=Path, metavar="DATASET", help="recording directory")
+    parser.add_argument("--realtime", action="store_true", help="pace frames to their recorded time")
+    parser.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (all cameras)")
+    parser.add_argument("--evidence-dir", type=Path, metavar="DIR", help="save evidence crops under DIR")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
+
+
+@command("replay", "run the lane pipeline on a recording and score it against its truth", _replay_arguments)
+def _replay(args: argparse.Namespace) -> int:
+    import json
+
+    from datasets.sources import SourceError
+    from vision.replay import replay
+
+    if (args.max_frames is not None and args.max_frames < 0) or (args.threads is not None and args.threads < 1):
+        print(f"{PROG}: error: --max-frames must be >= 0 and --threads >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = replay(args.dataset, realtime=args.realtime, max_frames=args.max_frames,
+                        evidence_dir=args.evidence_dir, threads=args.threads)
+    except SourceError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(report.summary(), flush=True)
+    if args.report is not None:
+        try:
+            args.report.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        except OSError as exc:
+            print(f"{PROG}: error: cannot write {args.report}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    return EXIT_OK
+
 if __name__ == "__main__":
     sys.exit(main())

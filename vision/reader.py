@@ -136,17 +136,20 @@ class ImageReader:
         """Read one BGR frame (raises `ImageError` for a frame the detector cannot take)."""
         frame = check_image(image)
         detections, _ = self.detector.detect_one(frame)
-        return ImageRead(name, self._plates(frame, detections), self._containers(frame, detections),
-                         self._seals(frame, detections))
+        return ImageRead(name, self.read_plates(frame, detections), self.read_containers(frame, detections),
+                         self.read_seals(frame, detections))
 
-    def _plates(self, frame: np.ndarray, dets: Detections) -> list[PlateResult]:
+    # The three steps below are public so that the lane pipeline reads its frames the same way, after it has
+    # dropped the rows it need not read again; each batches all its crops of the frame into one OCR call.
+
+    def read_plates(self, frame: np.ndarray, dets: Detections) -> list[PlateResult]:
         plates = dets[dets.class_id == class_index("plate")]
         crops = [_crop(frame, box, self.config.plate_pad) for box in plates.xyxy]
         reads = self.text.read_plates(crops) if crops else []
-        return [PlateResult(read.text, read.format, round(float(conf) * read.confidence, 4), _box(box))
+        return [PlateResult(read.text, read.format, round(float(conf) * read.confidence, 4), rounded_box(box))
                 for read, conf, box in zip(reads, plates.confidence, plates.xyxy, strict=True) if read.text]
 
-    def _containers(self, frame: np.ndarray, dets: Detections) -> list[ContainerResult]:
+    def read_containers(self, frame: np.ndarray, dets: Detections) -> list[ContainerResult]:
         numbers = dets[dets.class_id == class_index("container_number")]
         if not len(numbers):
             return []
@@ -162,10 +165,10 @@ class ImageReader:
             if read is None or not read.number:
                 continue
             out.append(ContainerResult(read.number, read.check_digit_ok, size.code if size else None,
-                                       round(float(conf) * read.confidence, 4), _box(box)))
+                                       round(float(conf) * read.confidence, 4), rounded_box(box)))
         return out
 
-    def _seals(self, frame: np.ndarray, dets: Detections) -> list[SealResult]:
+    def read_seals(self, frame: np.ndarray, dets: Detections) -> list[SealResult]:
         """One entry per door: its handles' classifier states, plus a detected seal box near a handle as
         `present` evidence; a seal box near no handle is a door of its own."""
         handles = dets[dets.class_id == class_index("door_handle")]
@@ -182,7 +185,8 @@ class ImageReader:
             out.append(SealResult(state.state, state.number, round(state.confidence, 4), box))
         lone = ~near.any(axis=1) if len(seals) else np.zeros(0, bool)
         for s in np.nonzero(lone)[0]:
-            out.append(SealResult("present", None, round(float(seals.confidence[s]), 4), _box(seals.xyxy[s])))
+            out.append(SealResult("present", None, round(float(seals.confidence[s]), 4),
+                                  rounded_box(seals.xyxy[s])))
         return out
 
 
@@ -234,8 +238,9 @@ def _crop(frame: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.nd
 
 
 def _union(boxes: np.ndarray) -> Box:
-    return _box(np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)]))
+    return rounded_box(np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)]))
 
 
-def _box(box: np.ndarray) -> Box:
+def rounded_box(box: np.ndarray) -> Box:
+    """A box as reported: pixels to 0.1 (also the key that ties a result back to its detection row)."""
     return [round(float(v), 1) for v in box]

@@ -1,0 +1,124 @@
+"""The lane pipeline and `smartgate replay` on a short synthetic recording generated here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bus.codec import decode, encode
+from datasets.recording import Recording
+from datasets.sources import Frame, RecordingSource
+from datasets.synth import generate
+from vision.pipeline import LanePipeline
+from vision.reader import ImageReader
+from vision.replay import ReplayReport, replay
+
+ROOT = Path(__file__).resolve().parents[2]
+CAMERAS = ("rear", "side_left")
+KEYS = {"passages_truth", "passages_found", "plate_accuracy", "container_accuracy", "seal_accuracy", "fps",
+        "latency_ms"}
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synth") / "lane"
+    generate(root, duration_s=20.0, fps=2.0, cameras=CAMERAS, size=(960, 540), seed=4242, workers=2)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reader() -> ImageReader:
+    return ImageReader.load(threads=2)
+
+
+@pytest.fixture(scope="module")
+def report(recording: Path, reader: ImageReader) -> ReplayReport:
+    meta = Recording.open(recording).meta
+    return replay(recording, pipeline=LanePipeline(meta.lane_id, meta.direction, reader))
+
+
+def test_replay_report_has_the_issue_keys_and_sane_figures(report: ReplayReport) -> None:
+    result = report
+    data = json.loads(json.dumps(result.to_json()))
+    assert data.keys() >= KEYS
+    for key in ("plate_accuracy", "container_accuracy", "seal_accuracy"):
+        assert 0.0 <= data[key] <= 1.0
+    assert data["passages_truth"] >= 1
+    assert 1 <= data["passages_found"] <= data["passages_truth"]
+    assert data["passages_emitted"] <= data["passages_truth"] + 1
+    assert data["frames"] == 80
+    assert data["fps"] > 0
+    assert set(data["latency_ms"]) == {"p50", "p99"}
+    assert data["latency_ms"]["p50"] > 0
+    assert set(data["stage_ms"]) == {"detect", "track", "ocr", "seals", "fuse"}
+    assert data["stage_ms"]["detect"] > 0
+    assert "passages" in result.summary()
+
+
+def test_emitted_passages_round_trip_through_the_bus_codec(report: ReplayReport) -> None:
+    assert len(report.passages) == report.passages_emitted >= 1
+    for passage in report.passages:
+        assert decode(encode(passage)) == passage
+
+
+def test_tracks_age_and_the_passage_is_emitted_on_frames_without_detections(recording: Path,
+                                                                              reader: ImageReader) -> None:
+    meta = Recording.open(recording).meta
+    pipeline = LanePipeline(meta.lane_id, meta.direction, reader)
+    source = RecordingSource(recording, "side_left")
+    seen: list[Frame] = []
+    for frame, truth in source.with_truth():
+        if not any(o.cls == "vehicle" for o in truth.objects):
+            continue  # frames before the truck: nothing to track yet
+        pipeline.process(frame)
+        seen.append(frame)
+        if len(pipeline.active_tracks("side_left")):
+            break
+    source.close()
+    assert len(pipeline.active_tracks("side_left")), "no vehicle was tracked on the side camera"
+    last = seen[-1]
+    emitted = []
+    for step in range(1, 7):  # three seconds of dead camera: frames that carry no image
+        emitted += pipeline.process(Frame("side_left", last.index + step, last.t + 0.5 * step,
+                                          last.ts_utc + 0.5 * step, None, "camera offline"))
+    assert len(pipeline.active_tracks("side_left")) == 0
+    assert pipeline.counters["corrupt"] == 6
+    assert pipeline.stage_ms["track"] > 0
+    assert len(emitted) == 1
+    assert emitted[0].frames_seen >= 1
+
+
+def test_a_corrupt_frame_is_counted_not_fatal(recording: Path, reader: ImageReader, tmp_path: Path) -> None:
+    copy = tmp_path / "lane"
+    shutil.copytree(recording, copy)
+    victim = copy / "cameras" / "rear" / "000001.jpg"
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    meta = Recording.open(copy).meta
+    result = replay(copy, max_frames=6, pipeline=LanePipeline(meta.lane_id, meta.direction, reader))
+    assert result.frames == 6
+    assert result.corrupt_frames == 1
+    assert result.counters["corrupt"] == 1
+
+
+def test_smartgate_replay_writes_the_report(recording: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "smartgate.cli", "replay", str(recording), "--max-frames", "4",
+                           "--threads", "2", "--report", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "frames/s" in done.stdout
+    data = json.loads(out.read_text())
+    assert data.keys() >= KEYS
+    assert data["frames"] == 4
+
+
+def test_smartgate_replay_refuses_a_missing_dataset(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "smartgate.cli", "replay", str(tmp_path / "nothing")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "nothing" in done.stderr

@@ -1,0 +1,200 @@
+"""`smartgate replay DATASET`: a recording through the lane pipeline, scored against its truth.
+
+All cameras of the recording are merged in media-time order (as a lane sees them), at full speed or paced to the
+recorded time. Emitted passages are matched one-to-one to truth passages by the overlap of their media-time spans
+(truth: `[t_enter, t_exit]`; emitted: first/last seen UTC less the recording's epoch, the `ts_utc - t` of its
+frames), largest overlap first. Scores are over the truth passages that entered before the last frame replayed
+(`--max-frames` cuts the recording short); a truth passage with no match counts as wrong in every score.
+
+* plate: the tractor plate read exactly, separators aside (the passage's `tractor` plate, else its role-less
+  one).
+* container: per truth container, its number exactly among the matched passage's container reads.
+* seal: per truth container, the seal read for that number (or, unlinked, in container order) has the truth state.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bus.messages import SealRead, VehiclePassage
+from datasets.recording import PassageTruth, Recording
+from datasets.sources import Frame, RecordingSource, SourceError
+from vision.pipeline import LanePipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    recording: str
+    passages_truth: int
+    passages_found: int
+    passages_emitted: int
+    plate_accuracy: float
+    container_accuracy: float
+    seal_accuracy: float
+    frames: int
+    corrupt_frames: int
+    wall_s: float
+    fps: float
+    latency_ms: dict[str, float | None]
+    stage_ms: dict[str, float]
+    counters: dict[str, int] = field(default_factory=dict)
+    passages: tuple[VehiclePassage, ...] = ()
+    """The passages emitted, in order (not part of the JSON)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-able dict: the keys of issue 3 and a few more."""
+        return {
+            "recording": self.recording, "passages_truth": self.passages_truth,
+            "passages_found": self.passages_found, "passages_emitted": self.passages_emitted,
+            "plate_accuracy": self.plate_accuracy, "container_accuracy": self.container_accuracy,
+            "seal_accuracy": self.seal_accuracy, "frames": self.frames, "corrupt_frames": self.corrupt_frames,
+            "wall_s": round(self.wall_s, 3), "fps": round(self.fps, 3), "latency_ms": self.latency_ms,
+            "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()}, "counters": self.counters,
+        }
+
+    def summary(self) -> str:
+        """A few lines for a person."""
+        lat = self.latency_ms
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in self.stage_ms.items())
+        return "\n".join([
+            f"replay {self.recording}: {self.frames} frames ({self.corrupt_frames} corrupt) in {self.wall_s:.1f} s,"
+            f" {self.fps:.2f} frames/s",
+            f"passages: {self.passages_found} of {self.passages_truth} found, {self.passages_emitted} emitted",
+            f"accuracy: plate {self.plate_accuracy:.1%}, container {self.container_accuracy:.1%},"
+            f" seal {self.seal_accuracy:.1%}",
+            f"latency ms: p50 {_ms(lat['p50'])}, p99 {_ms(lat['p99'])}",
+            f"stage ms/frame: {stages}",
+        ])
+
+
+def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int | None = None,
+           evidence_dir: str | Path | None = None, pipeline: LanePipeline | None = None,
+           threads: int | None = None) -> ReplayReport:
+    """Run the lane pipeline over a recording and score it (`SourceError` if the recording cannot be opened)."""
+    if max_frames is not None and max_frames < 0:
+        raise ValueError(f"max_frames must be >= 0, got {max_frames}")
+    recording = _open(recording_dir)
+    meta = recording.meta
+    lane = pipeline or LanePipeline.load(meta.lane_id, meta.direction, threads=threads, evidence_dir=evidence_dir)
+    sources = [RecordingSource(recording_dir, camera, realtime=realtime) for camera in sorted(meta.cameras)]
+    emitted: list[VehiclePassage] = []
+    epoch: float | None = None
+    last_t = float("-inf")
+    frames = 0
+    started = time.monotonic()
+    try:
+        for frame in _merged(sources):
+            if max_frames is not None and frames >= max_frames:
+                break
+            frames += 1
+            epoch = frame.ts_utc - frame.t if epoch is None else epoch
+            last_t = max(last_t, frame.t)
+            emitted.extend(lane.process(frame))
+        emitted.extend(lane.flush())
+    finally:
+        for source in sources:
+            source.close()
+    wall = time.monotonic() - started
+    truth = [p for p in recording.passages() if p.t_enter <= last_t]
+    pairs = match_passages(truth, emitted, epoch or 0.0)
+    return ReplayReport(
+        recording=str(recording_dir), passages_truth=len(truth), passages_found=len(pairs),
+        passages_emitted=len(emitted), plate_accuracy=_share(_plate_hits(truth, pairs)),
+        container_accuracy=_share(_container_hits(truth, pairs)), seal_accuracy=_share(_seal_hits(truth, pairs)),
+        frames=frames, corrupt_frames=sum(s.stats.corrupt + s.stats.missing for s in sources), wall_s=wall,
+        fps=frames / wall if wall > 0 else 0.0, latency_ms=_percentiles(lane.latencies_ms),
+        stage_ms=lane.stage_means_ms(), counters=dict(lane.counters), passages=tuple(emitted))
+
+
+def match_passages(truth: Sequence[PassageTruth], emitted: Sequence[VehiclePassage],
+                   epoch_utc: float) -> dict[int, VehiclePassage]:
+    """Truth index → emitted passage, one-to-one, by the largest overlap of media-time spans first."""
+    overlaps: list[tuple[float, int, int]] = []
+    for i, t in enumerate(truth):
+        for j, p in enumerate(emitted):
+            start, end = p.first_seen_utc - epoch_utc, p.last_seen_utc - epoch_utc
+            overlap = min(t.t_exit, end) - max(t.t_enter, start)
+            if overlap >= 0:
+                overlaps.append((overlap, i, j))
+    pairs: dict[int, VehiclePassage] = {}
+    used: set[int] = set()
+    for _overlap, i, j in sorted(overlaps, key=lambda o: -o[0]):
+        if i not in pairs and j not in used:
+            pairs[i] = emitted[j]
+            used.add(j)
+    return pairs
+
+
+def _open(recording_dir: str | Path) -> Recording:
+    try:
+        return Recording.open(recording_dir)
+    except (ValueError, OSError) as exc:
+        raise SourceError(str(exc)) from None
+
+
+def _merged(sources: list[RecordingSource]) -> Iterator[Frame]:
+    """All cameras' frames in media-time order; ties keep the camera order."""
+    return heapq.merge(*sources, key=lambda frame: frame.t)
+
+
+def _plate_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+    hits: list[bool] = []
+    for i, t in enumerate(truth):
+        passage = pairs.get(i)
+        plates = {p.role: p.text for p in passage.plates} if passage else {}
+        read = plates.get("tractor", plates.get("unknown"))
+        hits.append(read is not None and plain(read) == plain(t.tractor_plate.text))
+    return hits
+
+
+def _container_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+    hits: list[bool] = []
+    for i, t in enumerate(truth):
+        passage = pairs.get(i)
+        read = {c.number for c in passage.containers} if passage else set()
+        hits.extend(c.number in read for c in t.containers)
+    return hits
+
+
+def _seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+    hits: list[bool] = []
+    for i, t in enumerate(truth):
+        passage = pairs.get(i)
+        seals: Sequence[SealRead] = passage.seals if passage else ()
+        by_number = {s.container_number: s for s in seals if s.container_number}
+        unlinked = [s for s in seals if not s.container_number]
+        for k, container in enumerate(t.containers):
+            seal = by_number.get(container.number) or (unlinked[k] if k < len(unlinked) else None)
+            want = "present" if container.seal.present else "absent"
+            hits.append(seal is not None and seal.state == want)
+    return hits
+
+
+def plain(text: str) -> str:
+    """A plate's characters without separators: truth writes `宁B·53392`, the grammar may write `宁B53392`."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def _share(hits: list[bool]) -> float:
+    return round(sum(hits) / len(hits), 4) if hits else 0.0
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None}
+    p50, p99 = np.percentile(np.asarray(values), [50, 99])
+    return {"p50": round(float(p50), 2), "p99": round(float(p99), 2)}
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
