@@ -258,7 +258,8 @@ def _plate(result: PlateResult) -> PlateObservation:
 
 
 def _container(result: ContainerResult) -> ContainerObservation:
-    return ContainerObservation(result.number, result.confidence, _as_box(result.box), size_type=result.size_type)
+    return ContainerObservation(result.number, result.confidence, _as_box(result.box), size_type=result.size_type,
+                                check_digit_read=result.check_digit_ok)
 
 
 def _seal(result: SealResult) -> SealObservation:

@@ -108,6 +108,23 @@ def test_a_40ft_container_is_reported_alone() -> None:
     assert [(c.number, c.position) for c in passage.containers] == [(big, "single")]
 
 
+@pytest.mark.parametrize(
+    ("read_flags", "expected"),
+    [
+        ([True, True, True], True),  # the check digit was read every time
+        ([None, None, None], True),  # the reader did not say: validity of the string decides
+        ([False, False, True], False),  # mostly computed by the grammar: not a read check digit
+        ([True, True, False], True),
+    ],
+)
+def test_check_digit_ok_follows_the_reads_not_only_the_string(read_flags, expected) -> None:
+    read = number("HLXU514705")
+    reads = [{"containers": [ContainerObservation(read, 0.9, (150, 60, 500, 100), "42G1", check_digit_read=flag)]}
+             for flag in read_flags]
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    assert [(c.number, c.check_digit_ok) for c in passage.containers] == [(read, expected)]
+
+
 def test_seal_absent_in_one_frame_present_in_many() -> None:
     box = (500.0, 150.0, 520.0, 170.0)
     reads: list[dict[str, list[object]]] = [{"seals": [SealObservation("present", 0.8, box, number="TG34575623")]}] * 4

@@ -138,3 +138,33 @@ def test_size_types(seen: str, code: str, known: bool) -> None:
 def test_evidence_shape_checked() -> None:
     with pytest.raises(ValueError, match="probs must have shape"):
         Evidence(np.zeros((3, 5), np.float32), "abc")
+
+
+def _check_digit_read_as(text: str, read: str, p_read: float, p_true: float, true: str) -> Evidence:
+    """Evidence whose check digit row reads `read` but keeps some probability on `true`."""
+    probs = evidence_from_text(text).probs.copy()
+    probs[10] = 0.0
+    probs[10, INDEX[read]] = p_read
+    probs[10, INDEX[true]] = p_true
+    return Evidence(probs, text)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "number", "check_digit_ok"),
+    [
+        (evidence_from_text("HLXU5147059"), "HLXU5147059", True),
+        (evidence_from_text("HLXU 514705 9"), "HLXU5147059", True),
+        (evidence_from_text("HLXU51470S9"), "HLXU5147059", True),  # serial S -> 5, check digit as read
+        (evidence_from_text("HLXU51470599"), "HLXU5147059", True),  # a doubled character dropped
+        (evidence_from_text("HLXU514705"), "HLXU5147059", False),  # check digit not seen: computed
+        (evidence_from_text("HLXU514705g"), "HLXU5147059", False),  # not a character of the alphabet: not seen
+        (evidence_from_text("HLXU514705B"), "HLXU5147058", False),  # B -> 8 read, and 8 does not validate
+        (_check_digit_read_as("HLXU5147058", "8", 0.9, 0.05, "9"), "HLXU5147059", False),  # swapped to fit
+        (_check_digit_read_as("HLXU5147059", "9", 0.6, 0.4, "8"), "HLXU5147059", True),
+    ],
+)
+def test_check_digit_ok_means_the_read_string_validates(evidence: Evidence, number: str,
+                                                         check_digit_ok: bool) -> None:
+    read = read_container_number(evidence)
+    assert read is not None
+    assert (read.number, read.check_digit_ok) == (number, check_digit_ok)

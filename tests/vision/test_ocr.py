@@ -65,6 +65,29 @@ def test_batch_equals_one_by_one(reader: TextReader) -> None:
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
 
 
+def _rendered_numbers(widths: list[int]) -> list[np.ndarray]:
+    import cv2
+
+    crops = []
+    for i, width in enumerate(widths):
+        image = np.full((56, width, 3), (140, 60, 20), np.uint8)
+        cv2.putText(image, f"MSKU{360516 + i:06d}", (8, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (255, 255, 255), 2)
+        crops.append(image)
+    return crops
+
+
+def test_batch_over_several_width_buckets_equals_one_by_one(reader: TextReader) -> None:
+    """Widths spread over several buckets and more lines than one call holds: same evidence, same order."""
+    crops = _rendered_numbers([360, 280, 520, 300, 350, 290, 610, 330, 285, 345])
+    together = reader.evidence(crops)
+    alone = [reader.evidence([c])[0] for c in crops]
+    for a, b in zip(together, alone, strict=True):
+        assert a is not None
+        assert b is not None
+        assert a.raw == b.raw
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
+
+
 def test_synthetic_plate_rendered_text(reader: TextReader) -> None:
     import cv2
 

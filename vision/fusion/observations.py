@@ -30,13 +30,18 @@ class PlateObservation:
 
 @dataclass(frozen=True, slots=True)
 class ContainerObservation:
-    """A container-number read. `position` is a hint from geometry (which container of two), if the reader knows."""
+    """A container-number read. `position` is a hint from geometry (which container of two), if the reader knows.
+
+    `check_digit_read` is the reader's own word on whether the check digit was read (and validated) rather than
+    computed or forced by the grammar; ``None`` when the reader does not say.
+    """
 
     number: str
     confidence: float
     box: Box
     size_type: str | None = None
     position: Position = "unknown"
+    check_digit_read: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,8 @@ class PassageEvidence:
         votes = {f"pos:{read.position}": read.confidence} if read.position != "unknown" else {}
         if read.size_type:
             votes[f"size:{read.size_type}"] = read.confidence
+        if read.check_digit_read is not None:
+            votes["check:read" if read.check_digit_read else "check:computed"] = read.confidence
         image = crop() if self.numbers.wants_crop(read.number, read.confidence) else None
         self.numbers.add(read.number, read.confidence, sighting, image, votes)
         self.reads += 1
@@ -154,7 +156,7 @@ class PassageEvidence:
         head, cluster = container.head, container.cluster
         confidence = fused_confidence(head.evidence, cluster.evidence, head.mean_confidence)
         size = top_vote({k[5:]: v for k, v in cluster.votes.items() if k.startswith("size:")}, "")
-        return ContainerRead(number=container.number[:16], check_digit_ok=is_valid_iso6346(container.number),
+        return ContainerRead(number=container.number[:16], check_digit_ok=_check_digit_ok(container),
                              size_type=size[:4] or None, position=container.position,  # type: ignore[arg-type]
                              confidence=confidence, evidence=evidence(f"container-{index + 1}", head))
 
@@ -226,3 +228,9 @@ def _seal_target(link: str, containers: list[_Container]) -> int:
             if container.position == value or (value == "single" and len(containers) == 1):
                 return i
     return len(containers) - 1
+
+
+def _check_digit_ok(container: _Container) -> bool:
+    """The fused number validates, and its check digit was read rather than computed in most of its reads."""
+    votes = container.head.votes
+    return is_valid_iso6346(container.number) and votes["check:read"] >= votes["check:computed"]

@@ -56,7 +56,10 @@ class Template:
 
 @dataclass(frozen=True)
 class Decoded:
-    """The decoded string (canonical form), its template, a confidence and whether the validator passed."""
+    """The decoded string (canonical form), its template, a confidence and whether the validator passed.
+
+    `kept`: the evidence rows behind the slots, in slot order (the rest were dropped as spurious).
+    """
 
     text: str
     template: str
@@ -64,6 +67,7 @@ class Decoded:
     valid: bool
     score: float
     length: int
+    kept: tuple[int, ...] = ()
 
 
 def _candidates(scores: np.ndarray) -> list[list[tuple[float, str]]]:
@@ -124,7 +128,7 @@ def decode(evidence: Evidence, template: Template, max_drops: int = 2) -> Decode
         score = logp + _drop_cost(evidence.probs, dropped) - (0.0 if valid else 5.0)
         if best is None or score > best.score:
             confidence = math.exp(logp / m) if valid else 0.5 * math.exp(logp / m)
-            best = Decoded(template.canonical(text), template.name, confidence, valid, score, m)
+            best = Decoded(template.canonical(text), template.name, confidence, valid, score, m, tuple(keep))
     return best
 
 

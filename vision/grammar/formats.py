@@ -33,6 +33,8 @@ _CN_LETTER = Slot(mask_of(CN_LETTERS))
 _CN_ANY = Slot(mask_of(CN_LETTERS + DIGITS))
 _CN_ENERGY = Slot(mask_of("DF"))
 _CN_TRAILER = Slot(mask_of(CN_TRAILER))
+#: A digit-only slot, public for checks on single evidence rows (a container number's check digit).
+DIGIT_SLOT = _D
 
 
 def _same(text: str) -> str:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from datasets.synth.identifiers import iso6346_check_digit
 from vision.grammar.alphabet import ALPHABET, INDEX
-from vision.grammar.decoder import decode, decode_best
+from vision.grammar.decoder import Decoded, decode, decode_best
 from vision.grammar.evidence import Evidence
 from vision.grammar.formats import (
+    DIGIT_SLOT,
     ISO6346,
     ISO6346_NO_CHECK,
     PLATE_TEMPLATES,
@@ -32,7 +33,10 @@ class PlateRead:
 
 @dataclass(frozen=True)
 class ContainerNumberRead:
-    """An ISO 6346 number; `check_digit_ok` is False when the read check digit disagrees or was not seen."""
+    """An ISO 6346 number; `check_digit_ok`: the string as read validates under ISO 6346.
+
+    False when the read check digit disagrees, or was not seen (the reported one is then computed).
+    """
 
     number: str
     check_digit_ok: bool
@@ -70,17 +74,27 @@ def read_plate(evidence: Evidence) -> PlateRead:
 def read_container_number(evidence: Evidence) -> ContainerNumberRead | None:
     """The best ISO 6346 reading, preferring one whose check digit validates; None when nothing fits.
 
-    When the check digit itself was not seen (10 characters), it is computed and `check_digit_ok` is False:
-    the number is a guess that a later frame or view must confirm.
+    The decoder may pick a less likely character where that makes the number validate; for the serial that is
+    what a check digit is for, but a check digit swapped to fit would validate anything, so `check_digit_ok`
+    also needs the check digit to be the one read. When the check digit was not seen (10 characters), it is
+    computed and `check_digit_ok` is False: the number is a guess that a later frame or view must confirm.
     """
     decoded = decode(evidence, ISO6346)
     if decoded is not None:
-        return ContainerNumberRead(decoded.text, decoded.valid, decoded.confidence, evidence.raw)
+        ok = decoded.valid and _check_digit_as_read(evidence, decoded)
+        return ContainerNumberRead(decoded.text, ok, decoded.confidence, evidence.raw)
     partial = decode(evidence, ISO6346_NO_CHECK)
     if partial is None:
         return None
     number = partial.text + str(iso6346_check_digit(partial.text))
     return ContainerNumberRead(number, False, 0.5 * partial.confidence, evidence.raw)
+
+
+def _check_digit_as_read(evidence: Evidence, decoded: Decoded) -> bool:
+    """True when the decoded check digit is the best digit (confusables folded) of the row it came from."""
+    row = evidence.probs[decoded.kept[-1]:decoded.kept[-1] + 1]
+    best = int(DIGIT_SLOT.scores(row)[0].argmax())
+    return ALPHABET[best] == decoded.text[-1]
 
 
 def read_size_type(evidence: Evidence) -> SizeTypeRead | None:

@@ -46,6 +46,9 @@ class RecognitionModel:
     def __init__(self, path: Path | None = None, threads: int | None = None) -> None:
         self.path = path or default_model_path()
         options = ort.SessionOptions()
+        # Idle worker threads spin by default; on a shared 2-core gate box that spinning steals the CPU from the
+        # other stages (and from this session's own threads when several sessions run).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])

@@ -1,8 +1,12 @@
 """Batched CTC text recognition: many line images, few `session.run` calls, character evidence out.
 
 Lines are resized to the model's height and padded to a width bucket (a multiple of `BUCKET` pixels); a batch
-holds lines of one bucket. A line therefore gets the same input whether it is read alone or in a batch, and the
-padding wasted per batch stays small.
+holds lines of one bucket. A line therefore gets the same input whether it is read alone or in a batch. Buckets are
+narrow (16 px) because every padded pixel is computed: with 64 px buckets a 257 px line was run 320 px wide.
+
+On CPU a batch buys little: the model is compute-bound, and a call over 16 lines (16 × 48 × 320 activations) no
+longer fits the caches, so each line cost about 1.5 times what it costs alone. A call therefore holds at most
+`MAX_BATCH_WIDTH` pixels of padded line width in all (two number lines).
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from vision.ocr.model import RecognitionModel
 
 log = logging.getLogger(__name__)
 
-BUCKET = 64
+BUCKET = 16
 MAX_WIDTH = 1280
+MAX_BATCH_WIDTH = 640
 EMPTY = Evidence(np.zeros((0, len(ALPHABET)), np.float32), "")
 
 
@@ -31,6 +36,8 @@ class TextRecognizer:
     """Reads text lines (BGR uint8 images) into `Evidence`: one alphabet probability row per emitted character."""
 
     def __init__(self, model_path: Path | None = None, threads: int | None = None, batch_size: int = 16) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.model = RecognitionModel(model_path, threads)
         self.batch_size = batch_size
         table = fold_table(self.model.classes)
@@ -58,8 +65,9 @@ class TextRecognizer:
             buckets[math.ceil(self._input_width(line) / BUCKET) * BUCKET].append(i)
         results: list[Evidence] = [EMPTY] * len(lines)
         for width, indices in buckets.items():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start:start + self.batch_size]
+            per_call = max(1, min(self.batch_size, MAX_BATCH_WIDTH // width))
+            for start in range(0, len(indices), per_call):
+                chunk = indices[start:start + per_call]
                 batch = np.stack([self._tensor(lines[i], width) for i in chunk])
                 probs = self.model.session.run(None, {self.model.input_name: batch})[0]
                 for i, frame_probs in zip(chunk, probs, strict=True):
