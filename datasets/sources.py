@@ -10,6 +10,7 @@ Invariant: ``stats.frames + stats.corrupt + stats.missing`` equals the number of
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 import time
@@ -91,7 +92,7 @@ class FrameSource(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-class BaseSource:
+class BaseSource(abc.ABC):
     """Shared plumbing: the stats, the close flag (an Event, so a paced or backing-off source wakes at once)."""
 
     def __init__(self, camera: str) -> None:
@@ -99,8 +100,9 @@ class BaseSource:
         self.stats = SourceStats()
         self._closed = threading.Event()
 
+    @abc.abstractmethod
     def __iter__(self) -> Iterator[Frame]:
-        raise NotImplementedError
+        """The frames, each a good image or an error frame; subclasses say how they are read."""
 
     def close(self) -> None:
         self._closed.set()

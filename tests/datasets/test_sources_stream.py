@@ -76,7 +76,7 @@ class MjpegCamera:
                     handler.wfile.write(self._part())
                 time.sleep(self.period)
         except OSError:
-            pass  # the client left or we cut it
+            return  # the client left or we cut it
 
     def _part(self) -> bytes:
         self.served += 1
