@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from datasets.recording import FrameTruth, Recording
-from datasets.synth.generator import generate
 from vision.detections import box_iou, class_index
 from vision.detector import (
     Detector,
@@ -20,14 +19,6 @@ from vision.detector import (
     nms,
 )
 from vision.reader import load_image
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
-    root = tmp_path_factory.mktemp("synth")
-    generate(root, duration_s=20.0, fps=2.0, trucks_per_hour=400, seed=11, workers=1, conditions_share=0.0,
-             cameras=("front", "rear"))
-    return Recording.open(root)
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,10 @@ import numpy as np
 import pytest
 
 from datasets.recording import FrameTruth, Recording
-from datasets.synth.generator import generate
 from vision.reader import ImageRead, ImageReadError, PlateResult, load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"image", "plates", "containers", "seals"}
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
-    root = tmp_path_factory.mktemp("synth")
-    generate(root, duration_s=20.0, fps=2.0, trucks_per_hour=400, seed=11, workers=1, conditions_share=0.0,
-             cameras=("front", "rear"))
-    return Recording.open(root)
 
 
 def largest(recording: Recording, camera: str, cls: str) -> FrameTruth:
