@@ -61,6 +61,7 @@ def machine_line() -> str:
 def render(data: dict[str, Any], command: str) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [BEGIN, "", f"Run `{command}` on {when}; machine: {machine_line()}.", ""]
+    lines += render_lane_summary(data) + render_cost_summary(data)
     groups: dict[str, list[dict[str, Any]]] = {}
     for bench in data.get("benchmarks", []):
         groups.setdefault(bench.get("group") or "ungrouped", []).append(bench)
@@ -68,6 +69,66 @@ def render(data: dict[str, Any], command: str) -> str:
         lines += render_group(group, groups[group])
     lines += [END]
     return "\n".join(lines) + "\n"
+
+
+def _extra(data: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The extra_info of the benchmark called `name` (parameters aside), None if it did not run."""
+    for bench in data.get("benchmarks", []):
+        if bench["name"].split("[", 1)[0] == name:
+            return dict(bench.get("extra_info", {}))
+    return None
+
+
+def render_lane_summary(data: dict[str, Any]) -> list[str]:
+    """Issue 3's speed comparison: the lane pipeline against ultralytics' track() with OCR on every box."""
+    pipeline = _extra(data, "test_bench_lane_pipeline")
+    baseline = _extra(data, "test_bench_ultralytics_baseline")
+    if pipeline is None and baseline is None:
+        return []
+    size = (pipeline or baseline or {}).get("size", "?")
+    lines = [f"### Lane pipeline vs ultralytics baseline ({size}, one lane, all cameras)", "",
+             "| | frames/s | frames | passages found | plate | container number | seal |",
+             "|---|---|---|---|---|---|---|"]
+    for label, extra in (("lane pipeline (`LanePipeline`)", pipeline),
+                         ("baseline: ultralytics `track()` + OCR on every box", baseline)):
+        if extra is not None:
+            lines.append(f"| {label} | {_fmt_extra(extra.get('fps', 'n/a'))} | {extra.get('frames', 'n/a')} "
+                         f"| {extra.get('passages_found', '?')}/{extra.get('passages_truth', '?')} "
+                         f"| {_pct(extra.get('plate_accuracy'))} | {_pct(extra.get('container_accuracy'))} "
+                         f"| {_pct(extra.get('seal_accuracy'))} |")
+    ratio = (baseline or {}).get("ratio")
+    if ratio is not None:
+        lines += ["", f"Pipeline ÷ baseline frames/s: **{ratio:.2f}×** (target: ≥ 3× at equal or better accuracy, "
+                      "and ≥ 15 frames/s). The baseline reads no seals."]
+    loads = [f"{label} {extra['load_avg']}" for label, extra in (("pipeline", pipeline), ("baseline", baseline))
+             if extra is not None and "load_avg" in extra]
+    if loads:
+        lines += ["", f"1-minute load average at the end of each run ({os.cpu_count()} cores): {', '.join(loads)}; "
+                      "frames/s shrink as the load grows past the core count."]
+    return [*lines, ""]
+
+
+def render_cost_summary(data: dict[str, Any]) -> list[str]:
+    """The detector's GFLOP against the machine's measured float32 matrix-multiply GFLOP/s."""
+    peak = _extra(data, "test_bench_sgemm_peak")
+    detector = _extra(data, "test_bench_detector_vs_peak")
+    if peak is None and detector is None:
+        return []
+    peak, detector = peak or {}, detector or {}
+    threads = peak.get("threads", "all")
+    lines = ["### Detector cost vs measured peak", "",
+             "| detector GFLOP (input) | sgemm peak GFLOP/s, " + f"{threads} threads | sgemm, 1 thread "
+             "| detector inference (best) | achieved GFLOP/s | fraction of peak |",
+             "|---|---|---|---|---|---|",
+             f"| {_fmt_extra(detector.get('gflop', 'n/a'))} ({detector.get('input', '?')}) "
+             f"| {_fmt_extra(peak.get('gflops', detector.get('peak_gflops', 'n/a')))} "
+             f"| {_fmt_extra(peak.get('gflops_1_thread', 'n/a'))} | {_fmt_extra(detector.get('latency_ms', 'n/a'))} ms "
+             f"| {_fmt_extra(detector.get('gflops', 'n/a'))} | {_pct(detector.get('fraction_of_peak'))} |"]
+    return [*lines, ""]
+
+
+def _pct(value: object) -> str:
+    return f"{100 * value:.1f} %" if isinstance(value, int | float) else "n/a"
 
 
 def render_group(group: str, benches: list[dict[str, Any]]) -> list[str]:
@@ -108,7 +169,9 @@ def _fmt_ops(ops: float) -> str:
 
 
 def _fmt_extra(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
 
 
 if __name__ == "__main__":

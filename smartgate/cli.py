@@ -264,5 +264,36 @@ def _replay(args: argparse.Namespace) -> int:
             return EXIT_FAILURE
     return EXIT_OK
 
+
+# --- training (needs the extras in requirements-train.lock) ------------------------------------------------------
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from vision.training.command import add_train_arguments
+
+    add_train_arguments(parser)
+
+
+@command("train", "train the gate detector from scratch and export it to ONNX (--quick: a tiny check)",
+         _train_arguments)
+def _train(args: argparse.Namespace) -> int:
+    from vision.training.command import run_train
+
+    return run_train(args)
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    from vision.training.command import add_export_arguments
+
+    add_export_arguments(parser)
+
+
+@command("export", "export trained detector weights (.pt) to the ONNX model the product runs", _export_arguments)
+def _export(args: argparse.Namespace) -> int:
+    from vision.training.command import run_export
+
+    return run_export(args)
+
+
 if __name__ == "__main__":
     sys.exit(main())

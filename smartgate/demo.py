@@ -1,9 +1,10 @@
 """`smartgate demo`: the whole system on one machine, each service its own process, talking over the bus.
 
 On first run it generates the bundled recordings (a few seconds) and the site's CURVE keys. It then starts the
-broker, the journal recorder and one reader per lane, follows them on the bus (heartbeats and telemetry), shows
-progress once a second, and stops them in order when the recordings end, ``--duration`` passes or Ctrl-C comes.
-The summary at the end is read back from the bus and from the journal file, not from the supervisor's memory.
+broker, the journal recorder and one reader per lane (cameras and vision pipeline), follows them on the bus
+(heartbeats, telemetry, passages), shows each `VehiclePassage` as it arrives and progress once a second, and stops
+them in order when the recordings end, ``--duration`` passes or Ctrl-C comes. The summary at the end is read back
+from the bus and from the journal file, not from the supervisor's memory.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import IO
 
 from bus.heartbeat import HeartbeatConfig, PeerLiveness
 from bus.journal import Journal
-from bus.messages import MESSAGE_TYPES, AnyMessage, Heartbeat, Telemetry
-from smartgate.site import Site, load_site, resolve_bundled
+from bus.messages import MESSAGE_TYPES, AnyMessage, Heartbeat, Telemetry, VehiclePassage
+from smartgate.site import Lane, Site, load_site, resolve_bundled
 from smartgate.wiring import ensure_keys, event_subscriber
 
 STOP_TIMEOUT_S = 10.0
 DEMO_SEEDS = {"in": 2026, "out": 2027}
+MAX_SUMMARY_PASSAGES = 50
+CHECK_MARK = {True: "✓", False: "✗"}
 
 
 @dataclass
@@ -70,7 +73,7 @@ def run_demo(site_path: Path, *, duration_s: float | None, speed: float, loop: b
     finally:
         codes = stop_services(children)
         signal.signal(signal.SIGINT, previous)
-    print_summary(site, observed, codes, outcome, journal_counts(site, mark), out)
+    print_summary(site, observed, codes, outcome, journal_counts(site, mark), journal_passages(site, mark), out)
     failed = [name for name, code in codes.items() if code != 0]
     return 1 if failed or outcome == "a service died" else 0
 
@@ -125,6 +128,8 @@ def follow(site: Site, children: list[Child], observed: Observed, *, duration_s:
             while message is not None:
                 if isinstance(message, Heartbeat):
                     liveness.beat(message.sender)
+                elif isinstance(message, VehiclePassage):
+                    print(passage_line(message), file=out, flush=True)
                 observed.take(message)
                 message = events.recv(0.0)
             liveness.check()
@@ -153,17 +158,40 @@ def _finished(children: list[Child], lanes: list[Child], elapsed: float, duratio
 
 def progress_line(elapsed: float, site: Site, observed: Observed, liveness: PeerLiveness) -> str:
     parts = [f"[{elapsed:6.1f} s]"]
-    for lane in site.lanes:
-        frames = sum(observed.cameras[c.id].metrics.get("frames", 0) for c in lane.cameras
-                     if c.id in observed.cameras)
-        bad = sum(observed.cameras[c.id].metrics.get("corrupt", 0) for c in lane.cameras
-                  if c.id in observed.cameras)
-        parts.append(f"{lane.id}: {frames:.0f} frames ({bad:.0f} bad)")
+    parts += [lane_progress(lane, observed) for lane in site.lanes]
     journal = observed.services.get("journal")
     recorded = journal.metrics.get("recorded", 0) if journal else 0
     alive = sum(liveness.state().values())
     parts.append(f"bus: {sum(observed.messages.values())} msgs | journal: {recorded:.0f} | services alive: {alive}")
     return " | ".join(parts)
+
+
+def lane_progress(lane: Lane, observed: Observed) -> str:
+    """Frames the lane's cameras played (and lost), frames its pipeline read (and dropped as stale), passages."""
+    cameras = [observed.cameras[c.id].metrics for c in lane.cameras if c.id in observed.cameras]
+    frames, bad = sum(m.get("frames", 0) for m in cameras), sum(m.get("corrupt", 0) for m in cameras)
+    reader = observed.services.get(f"lane-{lane.id}")
+    vision = reader.metrics if reader else {}
+    return (f"{lane.id}: {frames:.0f} frames ({bad:.0f} bad), read {vision.get('vision.frames', 0):.0f}"
+            f" (dropped {vision.get('vision.dropped', 0):.0f}), {vision.get('vision.passages', 0):.0f} passages")
+
+
+def passage_line(passage: VehiclePassage) -> str:
+    """One passage for a person: plates, container numbers (✓/✗: check digit), seals, confidences, latency."""
+    plates = ", ".join(f"{_shown(p.text)} ({p.role}, {p.confidence:.2f})" for p in passage.plates) or "none"
+    containers = ", ".join(f"{_shown(c.number)} {CHECK_MARK[c.check_digit_ok]}"
+                           f"{' ' + _shown(c.size_type) if c.size_type else ''} ({c.confidence:.2f})"
+                           for c in passage.containers) or "none"
+    seals = ", ".join(f"{s.state}{' ' + _shown(s.number) if s.number else ''} ({s.confidence:.2f})"
+                      for s in passage.seals) or "none"
+    latency = max(0.0, passage.ts_utc - passage.last_seen_utc)
+    return (f"  passage {passage.lane_id}: plates {plates} | containers {containers} | seals {seals}"
+            f" | {passage.frames_seen} frames, latency {latency:.1f} s")
+
+
+def _shown(text: str) -> str:
+    """Read text as it may be printed on a terminal: control characters (escape sequences) become '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def stop_services(children: list[Child]) -> dict[str, int]:
@@ -183,7 +211,7 @@ def stop_services(children: list[Child]) -> dict[str, int]:
 
 
 def print_summary(site: Site, observed: Observed, codes: dict[str, int], outcome: str, journalled: dict[str, int],
-                  out: IO[str]) -> None:
+                  passages: list[VehiclePassage], out: IO[str]) -> None:
     print("\nSmartGate demo summary", file=out)
     print(f"  site: {site.site.name} ({site.site.id}); ended: {outcome}", file=out)
     for lane in site.lanes:
@@ -191,13 +219,22 @@ def print_summary(site: Site, observed: Observed, codes: dict[str, int], outcome
             seen = observed.cameras.get(camera.id)
             metrics = seen.metrics if seen else {}
             print(f"  camera {camera.id:<14} frames {metrics.get('frames', 0):6.0f}  corrupt "
-                  f"{metrics.get('corrupt', 0):4.0f}  {metrics.get('fps', 0):5.1f} fps", file=out)
+                  f"{metrics.get('corrupt', 0):4.0f}  {metrics.get('fps', 0):5.1f} fps  read "
+                  f"{metrics.get('processed', 0):5.0f}  dropped {metrics.get('dropped', 0):5.0f}", file=out)
+    for lane in site.lanes:
+        print(lane_vision_line(lane.id, observed.services.get(f"lane-{lane.id}")), file=out)
     print(f"  bus messages seen: {dict(sorted(observed.messages.items()))}", file=out)
     broker = observed.services.get("broker")
     if broker:
         keys = ("received", "sent", "dropped", "rejected", "refused")
         print("  broker: " + ", ".join(f"{k} {broker.metrics.get(k, 0):.0f}" for k in keys), file=out)
     print(f"  journal {site.journal.url}, appended this run: {journalled}", file=out)
+    total = journalled.get(VehiclePassage.wire_tag(), 0)
+    print(f"  passages journalled this run: {total}", file=out)
+    for passage in passages:
+        print(f"  {passage_line(passage)}", file=out)
+    if total > len(passages):
+        print(f"    ... and {total - len(passages)} more in the journal", file=out)
     print("  services: " + ", ".join(f"{name} exit {code}" for name, code in codes.items()), file=out)
     for name, code in codes.items():
         if code != 0:
@@ -205,6 +242,16 @@ def print_summary(site: Site, observed: Observed, codes: dict[str, int], outcome
             for line in log_tail(site.data_dir / "logs" / f"{name}.log"):
                 print(f"    {line}", file=out)
     print(f"  logs: {site.data_dir / 'logs'}", file=out, flush=True)
+
+
+def lane_vision_line(lane_id: str, telemetry: Telemetry | None) -> str:
+    """A lane's pipeline figures from its last telemetry: frames read and dropped, passages, ms per stage."""
+    metrics = telemetry.metrics if telemetry else {}
+    stages = ", ".join(f"{key.removeprefix('vision.ms.')} {value:.0f}" for key, value in metrics.items()
+                       if key.startswith("vision.ms."))
+    return (f"  lane {lane_id:<6} read {metrics.get('vision.frames', 0):.0f} frames, dropped"
+            f" {metrics.get('vision.dropped', 0):.0f} stale, {metrics.get('vision.passages', 0):.0f} passages;"
+            f" ms/frame: {stages or 'n/a'}")
 
 
 def log_tail(path: Path, lines: int = 5) -> list[str]:
@@ -230,6 +277,13 @@ def journal_counts(site: Site, after_seq: int) -> dict[str, int]:
     with Journal.open(site.journal.url) as journal:
         counts = {t.wire_tag(): journal.count(types=[t], after_seq=after_seq) for t in MESSAGE_TYPES}
     return {tag: n for tag, n in counts.items() if n}
+
+
+def journal_passages(site: Site, after_seq: int) -> list[VehiclePassage]:
+    """The passages this run appended, read back from the journal (the first `MAX_SUMMARY_PASSAGES`)."""
+    with Journal.open(site.journal.url) as journal:
+        entries = journal.query(types=[VehiclePassage], after_seq=after_seq, limit=MAX_SUMMARY_PASSAGES)
+    return [entry.message for entry in entries if isinstance(entry.message, VehiclePassage)]
 
 
 def _setter(event: threading.Event) -> Callable[[int, FrameType | None], None]:

@@ -4,6 +4,11 @@ Per frame: detect → track (a `ByteTracker` per camera, updated on *every* fram
 tracks age and end on time) → read the crops of plates, container numbers, size types, door handles and seals,
 batched per frame → fuse (`PassageFuser`).
 
+Detect only what changed: a frame whose picture matches the last frame the detector saw on that camera
+(`FrameGate`: an empty lane, a truck standing at the barrier) reuses that frame's detections. The tracker still
+gets them (tracks age by time, a standing truck stays tracked) and nothing is read again (same pixels, same
+reads). The detector is most of the cost per frame, and most frames of a gate camera are unchanged.
+
 OCR only on new or better crops: plates and container numbers are tracked like vehicles (the tracker is class
 aware), and a tracked crop is not read again once its track has `settled_reads` consistent reads (the same text)
 unless it is at least `better_area` times the area of the largest crop read so far (a truck coming nearer gives a
@@ -11,10 +16,11 @@ sharper crop). The reads already made stay in fusion, so skipping loses no evide
 untracked crop (a weak or new detection) is always read. Seals are classified on every frame: the classifier is
 a small MLP, cheaper than the bookkeeping would be.
 
-Counters: frames, corrupt (the source could not give the frame), rejected (the detector refused it), bad_time (a
-camera's clock went back), reads made and skipped; per-stage milliseconds (detect, track, ocr, seals, fuse); and
-the latency of each passage, wall-clock ms from the moment its vehicle's last frame was taken in to the moment
-the passage was emitted (with `exit_grace_s` of media time between them, by design of the fuser).
+Counters: frames, detected, reused (an unchanged frame), corrupt (the source could not give the frame), rejected
+(the detector refused it), bad_time (a camera's clock went back), reads made and skipped; per-stage milliseconds
+(detect, track, ocr, seals, fuse); and the latency of each passage, wall-clock ms from the moment its vehicle's
+last frame was taken in to the moment the passage was emitted (with `exit_grace_s` of media time between them, by
+design of the fuser).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from datasets.sources import Frame
 from vision.detections import Detections, class_index
 from vision.detector import ImageError
 from vision.evidence import EvidenceStore
+from vision.frame_gate import FrameGate, GateConfig
 from vision.fusion import (
     CameraFrame,
     ContainerObservation,
@@ -58,10 +65,13 @@ TrackKey = tuple[str, int]
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineConfig:
-    settled_reads: int = 3
-    """A tracked plate or number with this many consistent reads is not read again (unless its crop is better)."""
+    settled_reads: int = 4
+    """A tracked plate or number with this many consistent reads is not read again (unless its crop is better);
+    a read the grammar validates counts as two, so two validated reads of the same text settle it."""
     better_area: float = 1.2
     """A settled crop is read again when its area is at least this many times the largest one read."""
+    gate: GateConfig = field(default_factory=GateConfig)
+    """Which frames the detector looks at; an unchanged frame reuses the camera's last detections."""
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
@@ -84,13 +94,15 @@ class LanePipeline:
         self.reader = reader
         self.evidence = EvidenceStore(evidence_dir) if evidence_dir is not None else None
         self.fuser = PassageFuser(lane_id, direction, config=self.config.fusion, evidence=self.evidence)
+        self.gate = FrameGate(self.config.gate)
         self._trackers: dict[str, ByteTracker] = {}
+        self._last_detections: dict[str, Detections] = {}
         self._memos: dict[TrackKey, _Memo] = {}
         self._arrivals: OrderedDict[float, float] = OrderedDict()
         self.latencies_ms: list[float] = []
         self.stage_ms = dict.fromkeys(STAGES, 0.0)
-        self.counters = {"frames": 0, "corrupt": 0, "rejected": 0, "bad_time": 0, "reads": 0, "reads_skipped": 0,
-                         "passages": 0}
+        self.counters = {"frames": 0, "detected": 0, "reused": 0, "corrupt": 0, "rejected": 0, "bad_time": 0,
+                         "reads": 0, "reads_skipped": 0, "passages": 0}
 
     @classmethod
     def load(cls, lane_id: str, direction: str, *, model: str | Path | None = None, threads: int | None = None,
@@ -105,7 +117,7 @@ class LanePipeline:
         taken = time.monotonic()
         self.counters["frames"] += 1
         with self._stage("detect"):
-            detections = self._detect(frame)
+            detections, fresh = self._detect(frame)
         with self._stage("track"):
             tracked = self._track(frame, detections)
         if tracked is None:
@@ -115,7 +127,7 @@ class LanePipeline:
         plates: list[PlateObservation] = []
         containers: list[ContainerObservation] = []
         seals: list[SealObservation] = []
-        if image is not None and len(tracked_dets):
+        if image is not None and fresh and len(tracked_dets):
             with self._stage("ocr"):
                 plates, containers = self._read_text(frame.camera, image, tracked_dets)
             with self._stage("seals"):
@@ -146,17 +158,28 @@ class LanePipeline:
 
     # -- stages ----------------------------------------------------------------------------------------------------
 
-    def _detect(self, frame: Frame) -> Detections:
+    def _detect(self, frame: Frame) -> tuple[Detections, bool]:
+        """The frame's detections, and whether they are new (False: reused from an unchanged frame, or none)."""
         if frame.image is None:
             self.counters["corrupt"] += 1
-            return Detections.empty()
+            self.gate.forget(frame.camera)
+            return Detections.empty(), False
+        last = self._last_detections.get(frame.camera)
+        if last is not None and self.gate.decide(frame.camera, frame.image, frame.t) == "reuse":
+            self.counters["reused"] += 1
+            return last, False
         try:
             detections, _ = self.reader.detector.detect_one(frame.image)
         except ImageError as exc:
             self.counters["rejected"] += 1
+            self.gate.forget(frame.camera)
+            self._last_detections.pop(frame.camera, None)
             log.warning("camera %s frame %d rejected by the detector: %s", frame.camera, frame.index, exc)
-            return Detections.empty()
-        return detections
+            return Detections.empty(), False
+        self.counters["detected"] += 1
+        self.gate.detected(frame.camera, frame.image, frame.t)
+        self._last_detections[frame.camera] = detections
+        return detections, True
 
     def _track(self, frame: Frame, detections: Detections) -> tuple[Detections, list[EndedTrack]] | None:
         tracker = self._trackers.get(frame.camera)
@@ -180,8 +203,8 @@ class LanePipeline:
         dets = dets[wanted]
         plate_results = self.reader.read_plates(image, dets)
         container_results = self.reader.read_containers(image, dets)
-        self._remember(camera, dets, {tuple(p.box): p.text for p in plate_results}
-                       | {tuple(c.box): c.number for c in container_results})
+        self._remember(camera, dets, {tuple(p.box): (p.text, p.format != "unknown") for p in plate_results}
+                       | {tuple(c.box): (c.number, c.check_digit_ok) for c in container_results})
         return [_plate(p) for p in plate_results], [_container(c) for c in container_results]
 
     def _worth_reading(self, camera: str, dets: Detections) -> np.ndarray:
@@ -197,18 +220,21 @@ class LanePipeline:
         self.counters["reads"] += int(np.isin(dets.class_id[keep], list(TEXT_CLASSES)).sum())
         return keep
 
-    def _remember(self, camera: str, dets: Detections, texts: dict[tuple[float, ...], str]) -> None:
+    def _remember(self, camera: str, dets: Detections, texts: dict[tuple[float, ...], tuple[str, bool]]) -> None:
+        """Count each tracked crop's consistent reads; a read the grammar validates (a known plate format, a
+        check digit that holds) counts twice, since a misread seldom validates."""
         areas = _areas(dets.xyxy)
         for row in np.flatnonzero((dets.tracker_id >= 0) & np.isin(dets.class_id, list(TEXT_CLASSES))):
-            text = texts.get(tuple(rounded_box(dets.xyxy[row])))
+            text, valid = texts.get(tuple(rounded_box(dets.xyxy[row])), ("", False))
             if not text:
                 continue
             key = (camera, int(dets.tracker_id[row]))
+            weight = 2 if valid else 1
             memo = self._memos.get(key)
             if memo is None or memo.text != text:
-                self._memos[key] = _Memo(text, 1, float(areas[row]))
+                self._memos[key] = _Memo(text, weight, float(areas[row]))
             else:
-                memo.count += 1
+                memo.count += weight
                 memo.area = max(memo.area, float(areas[row]))
 
     # -- latency ---------------------------------------------------------------------------------------------------

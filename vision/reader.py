@@ -5,8 +5,10 @@ one `ImageRead`, whose `as_dict()` is the JSON object of issue 3: plates, contai
 image's own pixels, or ``{"image", "error"}`` for a missing, oversized or corrupt file. One bad image never stops
 the others.
 
-Known limit: the detector was trained on synthetic footage only and finds few container-number boxes on real
-1920×1080 gate photos (see `vision/models/MODEL_CARD.md`), so on those images the reader mostly returns no number.
+The detector was trained on synthetic footage only and finds few container-number boxes on real 1920×1080 gate
+photos (see `vision/models/MODEL_CARD.md`). Where it gives no number that validates, `read` looks for text lines
+in the whole image with a real-trained text detector and lets the ISO 6346 grammar pick and join them
+(`vision.ocr.number_finder`). The lane pipeline does not take that path: it reads the detector's boxes only.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.detections import Detections, box_ioa, class_index
+from vision.detections import Detections, class_index
 from vision.detector import Detector, ImageError, check_image
 from vision.ocr import TextReader
-from vision.seals import SealClassifier, SealState, crop_handle, door_seal
+from vision.ocr.number_finder import FoundNumber, NumberFinder
+from vision.ocr.text_detector import TextDetectionError, TextDetector
+from vision.seals import SealClassifier, read_doors
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +113,17 @@ class ImageReader:
     """Detector, OCR and seal classifier composed for still images; load once, read many."""
 
     def __init__(self, detector: Detector, text: TextReader, seals: SealClassifier,
-                 config: ReaderConfig | None = None) -> None:
-        self.detector, self.text, self.seals = detector, text, seals
+                 config: ReaderConfig | None = None, finder: NumberFinder | None = None) -> None:
+        self.detector, self.text, self.seals, self.finder = detector, text, seals, finder
         self.config = config or ReaderConfig()
         self.failed = 0
 
     @classmethod
     def load(cls, model: str | Path | None = None, threads: int | None = None) -> ImageReader:
         detector = Detector.load(threads=threads) if model is None else Detector.load(model, threads=threads)
-        return cls(detector, TextReader(threads=threads), SealClassifier.load())
+        text = TextReader(threads=threads)
+        finder = NumberFinder(TextDetector(threads=threads), text)
+        return cls(detector, text, SealClassifier.load(), finder=finder)
 
     def read_files(self, paths: Sequence[str | Path]) -> list[ImageRead]:
         return [self.read_file(path) for path in paths]
@@ -136,8 +142,26 @@ class ImageReader:
         """Read one BGR frame (raises `ImageError` for a frame the detector cannot take)."""
         frame = check_image(image)
         detections, _ = self.detector.detect_one(frame)
-        return ImageRead(name, self.read_plates(frame, detections), self.read_containers(frame, detections),
-                         self.read_seals(frame, detections))
+        containers = self.read_containers(frame, detections)
+        if self.finder is not None and not any(c.check_digit_ok for c in containers):
+            containers = self.find_containers(frame, containers)
+        return ImageRead(name, self.read_plates(frame, detections), containers, self.read_seals(frame, detections))
+
+    def find_containers(self, frame: np.ndarray, detected: list[ContainerResult]) -> list[ContainerResult]:
+        """Container numbers from text lines anywhere in the frame, for when the detector's boxes gave none that
+        validates. The whole frame, not the detected container boxes: on real close-up views those are loose
+        and sometimes miss the number. Numbers that validate win; else the detector's reads are kept, else
+        the finder's best unvalidated read."""
+        if self.finder is None:
+            return detected
+        try:
+            found = [_container_result(f) for f in self.finder.find(frame).numbers]
+        except TextDetectionError as exc:
+            log.warning("text detection failed: %s", exc)
+            return detected
+        if any(c.check_digit_ok for c in found) or not detected:
+            return found
+        return detected
 
     # The three steps below are public so that the lane pipeline reads its frames the same way, after it has
     # dropped the rows it need not read again; each batches all its crops of the frame into one OCR call.
@@ -169,41 +193,17 @@ class ImageReader:
         return out
 
     def read_seals(self, frame: np.ndarray, dets: Detections) -> list[SealResult]:
-        """One entry per door: its handles' classifier states, plus a detected seal box near a handle as
-        `present` evidence; a seal box near no handle is a door of its own."""
-        handles = dets[dets.class_id == class_index("door_handle")]
-        seals = dets[dets.class_id == class_index("seal")]
-        states = self.seals.classify([crop_handle(frame, box) for box in handles.xyxy]) if len(handles) else []
-        regions = np.array([_grown(box) for box in handles.xyxy], np.float32).reshape(-1, 4)
-        near = box_ioa(seals.xyxy, regions) >= self.config.seal_near if len(seals) else np.zeros((0, len(handles)))
-        evidence = [list(near[:, j].nonzero()[0]) for j in range(len(handles))]
-        out: list[SealResult] = []
-        for group in _doors(handles, dets):
-            found = [SealState("present", float(seals.confidence[s])) for j in group for s in evidence[j]]
-            state = door_seal([states[j] for j in group] + found)
-            box = _union(handles.xyxy[group])
-            out.append(SealResult(state.state, state.number, round(state.confidence, 4), box))
-        lone = ~near.any(axis=1) if len(seals) else np.zeros(0, bool)
-        for s in np.nonzero(lone)[0]:
-            out.append(SealResult("present", None, round(float(seals.confidence[s]), 4),
-                                  rounded_box(seals.xyxy[s])))
-        return out
+        """One entry per container door seen (`vision.seals.read_doors`: its handle crops classified, detected seal
+        boxes near them as extra evidence)."""
+        return [SealResult(door.state.state, door.state.number, round(door.state.confidence, 4),
+                           rounded_box(np.asarray(door.box)))
+                for door in read_doors(frame, dets, self.seals, self.config.seal_near)]
 
 
-def _doors(handles: Detections, dets: Detections) -> list[list[int]]:
-    """Handles grouped by the container they lie in (one rear door pair per container); a handle in no
-    detected container is a door of its own."""
-    containers = dets[dets.class_id == class_index("container")]
-    if not len(handles):
-        return []
-    if not len(containers):
-        return [[j] for j in range(len(handles))]
-    inside = box_ioa(handles.xyxy, containers.xyxy)
-    owner = np.where(inside.max(axis=1) >= 0.5, inside.argmax(axis=1), -1 - np.arange(len(handles)))
-    groups: dict[int, list[int]] = {}
-    for j, key in enumerate(owner.tolist()):
-        groups.setdefault(key, []).append(j)
-    return list(groups.values())
+def _container_result(found: FoundNumber) -> ContainerResult:
+    return ContainerResult(found.read.number, found.read.check_digit_ok,
+                           found.size_type.code if found.size_type else None, round(found.read.confidence, 4),
+                           rounded_box(np.asarray(found.box)))
 
 
 def _nearest(numbers: np.ndarray, sizes: np.ndarray, max_gap: float) -> list[int]:
@@ -220,14 +220,6 @@ def _nearest(numbers: np.ndarray, sizes: np.ndarray, max_gap: float) -> list[int
     return [int(b) if good else -1 for b, good in zip(best, ok, strict=True)]
 
 
-def _grown(box: np.ndarray) -> Box:
-    """A handle box grown the way the seal crop grows it: the seal hangs below the catch."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    w, h = x1 - x0, y1 - y0
-    size = max(w, h)
-    return [x0 - 0.5 * w, y0 - 0.5 * h, x1 + 0.5 * w, y1 + 1.5 * size]
-
-
 def _crop(frame: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.ndarray:
     x0, y0, x1, y1 = (float(v) for v in box)
     dx, dy = pad[0] * (x1 - x0), pad[1] * (y1 - y0)
@@ -235,10 +227,6 @@ def _crop(frame: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.nd
     ix0, iy0 = max(0, int(x0 - dx)), max(0, int(y0 - dy))
     ix1, iy1 = min(w, int(np.ceil(x1 + dx))), min(h, int(np.ceil(y1 + dy)))
     return frame[iy0:iy1, ix0:ix1]
-
-
-def _union(boxes: np.ndarray) -> Box:
-    return rounded_box(np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)]))
 
 
 def rounded_box(box: np.ndarray) -> Box:

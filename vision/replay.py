@@ -9,7 +9,10 @@ frames), largest overlap first. Scores are over the truth passages that entered 
 * plate: the tractor plate read exactly, separators aside (the passage's `tractor` plate, else its role-less
   one).
 * container: per truth container, its number exactly among the matched passage's container reads.
-* seal: per truth container, the seal read for that number (or, unlinked, in container order) has the truth state.
+* seal: per truth container whose doors a camera can see, the seal read for that number (or, unlinked, in
+  container order) has the truth state. The front box of two 20 ft boxes has its doors against the rear box: no
+  camera sees them, so its seal is scored apart (`seal_unseen_unknown`: the share of those reported `unknown`, the
+  only honest answer).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bus.messages import SealRead, VehiclePassage
-from datasets.recording import PassageTruth, Recording
+from datasets.recording import ContainerTruth, PassageTruth, Recording
 from datasets.sources import Frame, RecordingSource, SourceError
 from vision.pipeline import LanePipeline
 
@@ -48,6 +51,9 @@ class ReplayReport:
     latency_ms: dict[str, float | None]
     stage_ms: dict[str, float]
     counters: dict[str, int] = field(default_factory=dict)
+    seals_unseen: int = 0
+    """Truth containers whose doors no camera sees (not in `seal_accuracy`)."""
+    seal_unseen_unknown: float = 0.0
     passages: tuple[VehiclePassage, ...] = ()
     """The passages emitted, in order (not part of the JSON)."""
 
@@ -57,7 +63,9 @@ class ReplayReport:
             "recording": self.recording, "passages_truth": self.passages_truth,
             "passages_found": self.passages_found, "passages_emitted": self.passages_emitted,
             "plate_accuracy": self.plate_accuracy, "container_accuracy": self.container_accuracy,
-            "seal_accuracy": self.seal_accuracy, "frames": self.frames, "corrupt_frames": self.corrupt_frames,
+            "seal_accuracy": self.seal_accuracy, "seals_unseen": self.seals_unseen,
+            "seal_unseen_unknown": self.seal_unseen_unknown, "frames": self.frames,
+            "corrupt_frames": self.corrupt_frames,
             "wall_s": round(self.wall_s, 3), "fps": round(self.fps, 3), "latency_ms": self.latency_ms,
             "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()}, "counters": self.counters,
         }
@@ -71,7 +79,8 @@ class ReplayReport:
             f" {self.fps:.2f} frames/s",
             f"passages: {self.passages_found} of {self.passages_truth} found, {self.passages_emitted} emitted",
             f"accuracy: plate {self.plate_accuracy:.1%}, container {self.container_accuracy:.1%},"
-            f" seal {self.seal_accuracy:.1%}",
+            f" seal {self.seal_accuracy:.1%} ({self.seals_unseen} containers with doors out of sight:"
+            f" {self.seal_unseen_unknown:.0%} reported unknown)",
             f"latency ms: p50 {_ms(lat['p50'])}, p99 {_ms(lat['p99'])}",
             f"stage ms/frame: {stages}",
         ])
@@ -107,10 +116,12 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
     wall = time.monotonic() - started
     truth = [p for p in recording.passages() if p.t_enter <= last_t]
     pairs = match_passages(truth, emitted, epoch or 0.0)
+    unseen = _seal_hits(truth, pairs, seen=False)
     return ReplayReport(
         recording=str(recording_dir), passages_truth=len(truth), passages_found=len(pairs),
         passages_emitted=len(emitted), plate_accuracy=_share(_plate_hits(truth, pairs)),
         container_accuracy=_share(_container_hits(truth, pairs)), seal_accuracy=_share(_seal_hits(truth, pairs)),
+        seals_unseen=len(unseen), seal_unseen_unknown=_share(unseen),
         frames=frames, corrupt_frames=sum(s.stats.corrupt + s.stats.missing for s in sources), wall_s=wall,
         fps=frames / wall if wall > 0 else 0.0, latency_ms=_percentiles(lane.latencies_ms),
         stage_ms=lane.stage_means_ms(), counters=dict(lane.counters), passages=tuple(emitted))
@@ -166,7 +177,8 @@ def _container_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassa
     return hits
 
 
-def _seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+def _seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], *, seen: bool = True) -> list[bool]:
+    """Per truth container with doors `seen` (or not): its seal read has the truth state (unseen: `unknown`)."""
     hits: list[bool] = []
     for i, t in enumerate(truth):
         passage = pairs.get(i)
@@ -174,10 +186,17 @@ def _seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) 
         by_number = {s.container_number: s for s in seals if s.container_number}
         unlinked = [s for s in seals if not s.container_number]
         for k, container in enumerate(t.containers):
+            if doors_seen(container) != seen:
+                continue
             seal = by_number.get(container.number) or (unlinked[k] if k < len(unlinked) else None)
-            want = "present" if container.seal.present else "absent"
+            want = ("present" if container.seal.present else "absent") if seen else "unknown"
             hits.append(seal is not None and seal.state == want)
     return hits
+
+
+def doors_seen(container: ContainerTruth) -> bool:
+    """The rear of a truck shows the doors of its single or rear box; the front box's doors face the rear box."""
+    return container.position != "front"
 
 
 def plain(text: str) -> str:

@@ -135,7 +135,8 @@ def test_seal_absent_in_one_frame_present_in_many() -> None:
     assert seal.state == "present"
     assert seal.number == "TG34575623"
     assert seal.container_number == number("HALU912759")
-    assert seal.confidence == pytest.approx(3.2 / 4.1 * 0.8)
+    logit = 4 * np.log(0.8 / 0.2) - np.log(0.9 / 0.1)  # four present reads less one absent read
+    assert seal.confidence == pytest.approx(1 / (1 + np.exp(-logit / np.sqrt(5))))
 
 
 def test_reads_of_a_camera_without_vehicle_box_join_by_time_window() -> None:

@@ -122,3 +122,26 @@ def test_smartgate_replay_refuses_a_missing_dataset(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert "nothing" in done.stderr
+
+
+def test_a_standing_truck_is_detected_once_and_stays_tracked(recording: Path, reader: ImageReader) -> None:
+    """Unchanged frames reuse the last detections: one detector run, no new reads, and the track does not end
+    although the standing truck is seen for longer than the tracker's `max_lost_s`."""
+    meta = Recording.open(recording).meta
+    pipeline = LanePipeline(meta.lane_id, meta.direction, reader)
+    source = RecordingSource(recording, "rear")
+    frame = next(f for f, truth in source.with_truth() if sum(o.cls == "vehicle" for o in truth.objects))
+    source.close()
+    assert frame.image is not None
+    for step in range(12):  # three seconds of the same picture at 4 fps
+        pipeline.process(Frame("rear", frame.index + step, frame.t + 0.25 * step, frame.ts_utc + 0.25 * step,
+                               frame.image))
+    assert pipeline.counters["detected"] == 1
+    assert pipeline.counters["reused"] == 11
+    reads = pipeline.counters["reads"]
+    assert len(pipeline.active_tracks("rear")) >= 1
+    moved = frame.image.copy()
+    moved[: moved.shape[0] // 2] = 255 - moved[: moved.shape[0] // 2]  # a different picture: looked at again
+    pipeline.process(Frame("rear", frame.index + 12, frame.t + 3.0, frame.ts_utc + 3.0, moved))
+    assert pipeline.counters["detected"] == 2
+    assert pipeline.counters["reads"] >= reads

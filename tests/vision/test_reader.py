@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from datasets.recording import FrameTruth, Recording
-from vision.reader import ImageRead, ImageReadError, PlateResult, load_image
+from vision.detections import Detections
+from vision.reader import ImageRead, ImageReader, ImageReadError, PlateResult, load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"image", "plates", "containers", "seals"}
@@ -86,3 +87,52 @@ def test_as_dict_matches_the_issue_format() -> None:
                                         "box": [1.0, 2.0, 3.0, 4.0]}]}
     assert ImageRead("b.jpg", error="broken").as_dict() == {"image": "b.jpg", "error": "broken"}
     assert np.isfinite(ok.plates[0].confidence)
+
+
+# --- real gate photographs (the shared ContainerVision set, where present) ---------------------------------------
+
+REAL = ROOT.parent / "shared" / "datasets" / "containervision"
+needs_real = pytest.mark.skipif(not (REAL / "labels.jsonl").is_file(), reason="shared ContainerVision set absent")
+
+
+@pytest.fixture(scope="module")
+def image_reader() -> ImageReader:
+    return ImageReader.load(threads=2)
+
+
+@needs_real
+@pytest.mark.parametrize(("image", "number", "size_type"), [
+    ("1-124126001-OCR-AH-A01.jpg", "BEAU2656931", "22G1"),  # a row in pieces, the boxed check digit apart
+    ("1-142900001-OCR-LF-C01.jpg", "HALU2089976", "22G1"),  # owner code above the serial
+    ("1-130713001-OCR-AH-A01.jpg", "PCIU2743129", None),  # a vertical column
+    ("1-125722001-OCR-RF-D01.jpg", "XINU1577214", "22G1"),  # a thin column, found only by the second look
+])
+def test_reads_the_labelled_number_of_a_real_image(image_reader: ImageReader, image: str, number: str,
+                                                   size_type: str | None) -> None:
+    result = image_reader.read_file(REAL / "images" / image)
+    assert result.error is None
+    assert result.containers, "no container number read"
+    top = max(result.containers, key=lambda c: c.confidence)
+    assert (top.number, top.check_digit_ok) == (number, True)
+    assert size_type is None or top.size_type == size_type
+    x0, y0, x1, y1 = top.box
+    assert 0 <= x0 < x1 <= 1920
+    assert 0 <= y0 < y1 <= 1080
+    assert 0.0 < top.confidence <= 1.0
+    assert set(result.as_dict()) == KEYS
+
+
+@needs_real
+def test_the_lane_path_never_searches_text(image_reader: ImageReader) -> None:
+    """`read_containers` (what the lane pipeline calls) reads the detector's boxes only; the text search is the
+    still-image fallback, too slow for every frame."""
+    frame = load_image(REAL / "images" / "1-125722001-OCR-RF-D01.jpg")
+    assert image_reader.finder is not None
+    before = sum(image_reader.finder.looks.values())
+    assert image_reader.read_containers(frame, Detections.empty()) == []
+    assert sum(image_reader.finder.looks.values()) == before
+
+
+def test_a_blank_image_reads_no_number(image_reader: ImageReader) -> None:
+    result = image_reader.read(np.full((540, 960, 3), 90, np.uint8), "blank")
+    assert result.containers == []

@@ -1,4 +1,4 @@
-"""Seal classifier: the shipped model on real crops, bad inputs, thresholds, door aggregation, crop geometry."""
+"""Seal classifier: the shipped model on real crops, bad inputs, thresholds, crop geometry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision.seals import DEFAULT_MODEL, SealClassifier, SealModelError, SealState, crop_box, door_seal, state_of
+from vision.seals import DEFAULT_MODEL, SealClassifier, SealModelError, SealState, crop_box, state_of
 from vision.seals.data import SHARED, real_crops
 from vision.seals.evaluate import figures
 
@@ -86,16 +86,6 @@ def test_confidence_band(p: float, expected: SealState) -> None:
     got = state_of(p, 0.2, 0.8)
     assert got.state == expected.state
     assert got.confidence == pytest.approx(expected.confidence)
-
-
-@pytest.mark.parametrize(("handles", "expected"), [
-    ([], "unknown"),
-    ([SealState("absent", 0.9), SealState("present", 0.85)], "present"),
-    ([SealState("absent", 0.9), SealState("absent", 0.95)], "absent"),
-    ([SealState("absent", 0.9), SealState("unknown", 0.6)], "unknown"),
-])
-def test_door_seal(handles: list[SealState], expected: str) -> None:
-    assert door_seal(handles).state == expected
 
 
 @pytest.mark.parametrize(("box", "expected"), [

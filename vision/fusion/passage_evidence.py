@@ -5,11 +5,12 @@ within `VARIANT_DISTANCE` characters of a stronger number are misreads of it (th
 further apart are different containers. At most two containers are reported (one 40 ft or two 20 ft): the second
 only if its evidence is a fair share of the first's and the first is not a 40/45 ft box. Two containers are
 ordered by the readers' position hints where given, else by which was seen first (a truck enters cab first).
-Seal states are voted per container; ``unknown`` reads carry no vote unless there is nothing else.
+Seal states are fused per container door by summed log-odds (`seal_state`); ``unknown`` reads carry none.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +23,9 @@ from vision.fusion.ballot import Ballot, Candidate, fused_confidence, top_vote
 from vision.fusion.observations import ContainerObservation, PlateObservation, SealObservation, Sighting
 
 VARIANT_DISTANCE = 2
+#: Bound on one seal read's log-odds (P 0.95) and the least summed log-odds that decides a door (P 0.8).
+SEAL_LOGIT_CAP = math.log(0.95 / 0.05)
+SEAL_MARGIN = math.log(0.8 / 0.2)
 Crop = npt.NDArray[np.uint8] | None
 CropFn = Callable[[], Crop]
 EvidenceFn = Callable[[str, Candidate], tuple[EvidenceRef, ...]]
@@ -80,7 +84,8 @@ class PassageEvidence:
         link = f"num:{read.container_number}" if read.container_number else f"pos:{read.position}"
         states = self.seal_states.setdefault(link, Ballot(self.rules.max_candidates))
         image = crop() if states.wants_crop(read.state, read.confidence) else None
-        states.add(read.state, read.confidence, sighting, image)
+        votes = {"logit": _seal_logit(read.confidence)} if read.state != "unknown" else {}
+        states.add(read.state, read.confidence, sighting, image, votes)
         if read.state == "present" and read.number:
             numbers = self.seal_numbers.setdefault(link, Ballot(self.rules.max_candidates))
             numbers.add(read.number, read.confidence, sighting, image)
@@ -115,6 +120,8 @@ class PassageEvidence:
         return [self._container_read(c, i, evidence) for i, c in enumerate(self._fused_containers())]
 
     def seals(self, evidence: EvidenceFn) -> list[SealRead]:
+        """One read per door seen, and an `unknown` one with confidence 0 for each container whose doors were not
+        seen (the front box of two 20 ft boxes faces the rear one), so a reader of the passage knows it."""
         containers = self._fused_containers()
         merged: dict[int, tuple[Ballot, Ballot]] = {}
         for link, states in self.seal_states.items():
@@ -123,8 +130,12 @@ class PassageEvidence:
             ballots[0].merge(states)
             if link in self.seal_numbers:
                 ballots[1].merge(self.seal_numbers[link])
-        return [read for index, (states, numbers) in sorted(merged.items())
-                if (read := self._seal_read(index, containers, states, numbers, evidence)) is not None]
+        reads = {index: read for index, (states, numbers) in merged.items()
+                 if (read := self._seal_read(index, containers, states, numbers, evidence)) is not None}
+        for index, container in enumerate(containers):  # doors no camera saw: say so, do not stay silent
+            if index not in reads:
+                reads[index] = SealRead(container_number=container.number[:16], state="unknown", confidence=0.0)
+        return [reads[index] for index in sorted(reads)]
 
     def _fused_containers(self) -> list[_Container]:
         groups: list[_Container] = []
@@ -162,22 +173,45 @@ class PassageEvidence:
 
     def _seal_read(self, index: int, containers: list[_Container], states: Ballot, numbers: Ballot,
                    evidence: EvidenceFn) -> SealRead | None:
-        voting = Ballot(self.rules.max_candidates)
-        for state, candidate in states.candidates.items():
-            if state != "unknown":
-                voting.candidates[state] = candidate
-                voting.total += candidate.evidence
-        if not voting:
-            voting = states
-        if not voting:
+        """The door's state by summed, capped log-odds of its `present` and `absent` reads (`seal_state`)."""
+        if not states:
             return None
-        state, winner = voting.ranked()[0]
+        state, confidence = seal_state(states)
+        winner = states.candidates.get(state) or states.ranked()[0][1]
         number = None
         if state == "present" and numbers:
             number = numbers.ranked()[0][0][:32]
         owner = containers[index].number[:16] if 0 <= index < len(containers) else None
         return SealRead(container_number=owner, state=state, number=number,  # type: ignore[arg-type]
-                        confidence=voting.confidence_of(winner), evidence=evidence(f"seal-{index + 1}", winner))
+                        confidence=confidence, evidence=evidence(f"seal-{index + 1}", winner))
+
+
+def seal_state(states: Ballot) -> tuple[str, float]:
+    """State and confidence of one door from its reads, by summed log-odds of P(sealed).
+
+    Each `present` read of confidence c adds logit(c), each `absent` read subtracts it, capped at
+    `SEAL_LOGIT_CAP` so that one over-confident crop cannot outvote a run of frames; `unknown` reads add nothing.
+    The sum decides (`unknown` within ±`SEAL_MARGIN`); the confidence is the logistic of the sum over √n (frames of
+    one door are correlated, so n reads are worth about √n independent ones).
+    """
+    total, reads = 0.0, 0
+    for state, sign in (("present", 1.0), ("absent", -1.0)):
+        candidate = states.candidates.get(state)
+        if candidate is not None:
+            total += sign * candidate.votes["logit"]
+            reads += candidate.reads
+    if reads == 0 or abs(total) < SEAL_MARGIN:
+        return "unknown", _logistic(abs(total) / math.sqrt(max(reads, 1))) if reads else 0.0
+    return ("present" if total > 0 else "absent"), _logistic(abs(total) / math.sqrt(reads))
+
+
+def _seal_logit(confidence: float) -> float:
+    c = min(max(confidence, 0.5), 1.0 - 1e-9)
+    return min(math.log(c / (1.0 - c)), SEAL_LOGIT_CAP)
+
+
+def _logistic(z: float) -> float:
+    return float(1.0 / (1.0 + math.exp(-z)))
 
 
 def _copy(ballot: Ballot) -> Ballot:

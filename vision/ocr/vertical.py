@@ -32,23 +32,68 @@ def _component_boxes(gray: np.ndarray, max_share: float) -> list[Box]:
 
 
 def _rows(boxes: list[Box]) -> list[Box]:
-    """Merge boxes that overlap vertically: the parts of one character, a boxed check digit and its frame."""
+    """Merge boxes that overlap vertically and lie side by side: the parts of one character, a boxed check digit
+    and its frame. A blob far to the side at the same height (a corrugation edge, a scratch) stays apart, or it
+    would swell the character's row past a plausible height."""
     rows: list[Box] = []
     for box in sorted(boxes, key=lambda b: b[1]):
-        if rows and box[1] < rows[-1][3] - 0.3 * (box[3] - box[1]):
-            r = rows[-1]
-            rows[-1] = (min(r[0], box[0]), min(r[1], box[1]), max(r[2], box[2]), max(r[3], box[3]))
+        for k in range(len(rows) - 1, max(-1, len(rows) - 4), -1):
+            r = rows[k]
+            height = min(box[3] - box[1], r[3] - r[1])
+            overlap = min(box[2], r[2]) - max(box[0], r[0])
+            inside = overlap >= 0.5 * min(box[2] - box[0], r[2] - r[0])
+            beside = overlap >= -0.3 * height and max(box[3] - box[1], r[3] - r[1]) <= 1.5 * height
+            near = inside or beside
+            if near and box[1] < r[3] - 0.3 * height:
+                rows[k] = (min(r[0], box[0]), min(r[1], box[1]), max(r[2], box[2]), max(r[3], box[3]))
+                break
         else:
             rows.append(box)
     return rows
 
 
+def _column_line(centres: np.ndarray, tolerance: float) -> tuple[float, float] | None:
+    """The straight line x = slope·y + offset through the most centres (within `tolerance`), tried through
+    every pair of centres: a column leans in a wide-angle view, and the blobs beside it (corrugation edges,
+    scratches) would pull a least-squares fit off it."""
+    best: tuple[int, float, float, float] | None = None
+    for i in range(len(centres)):
+        for j in range(i + 1, len(centres)):
+            dy = centres[j, 1] - centres[i, 1]
+            if abs(dy) < tolerance:
+                continue
+            slope = (centres[j, 0] - centres[i, 0]) / dy
+            if abs(slope) > 0.5:
+                continue
+            offset = centres[i, 0] - slope * centres[i, 1]
+            residual = np.abs(centres[:, 0] - (slope * centres[:, 1] + offset))
+            inliers = residual <= tolerance
+            key = (int(inliers.sum()), -float(residual[inliers].sum()))
+            if best is None or key > (best[0], best[1]):
+                best = (key[0], key[1], float(slope), float(offset))
+    return None if best is None else (best[2], best[3])
+
+
 def _plausible(rows: list[Box]) -> list[Box]:
-    """Rows of about the median character height."""
+    """Rows of about the median character height that lie on the column (see `_column_line`); where two rows
+    share a height, the one nearer the column."""
     if not rows:
         return []
     median = float(np.median([r[3] - r[1] for r in rows]))
-    return [r for r in rows if 0.5 * median <= r[3] - r[1] <= 1.6 * median]
+    sized = [r for r in rows if 0.5 * median <= r[3] - r[1] <= 1.6 * median]
+    if len(sized) < 3:
+        return sized
+    centres = np.array([((r[0] + r[2]) / 2, (r[1] + r[3]) / 2) for r in sized], np.float64)
+    line = _column_line(centres, 0.4 * median)
+    if line is None:
+        return sized
+    off = np.abs(centres[:, 0] - (line[0] * centres[:, 1] + line[1]))
+    ranked = sorted((d, r) for d, r in zip(off.tolist(), sized, strict=True) if d <= 0.4 * median)
+    kept: list[Box] = []
+    for _, r in ranked:
+        if all(r[3] <= k[1] + 0.3 * (r[3] - r[1]) or r[1] >= k[3] - 0.3 * (r[3] - r[1]) for k in kept):
+            kept.append(r)
+    return sorted(kept, key=lambda b: b[1])
 
 
 def character_cells(image: np.ndarray, max_share: float = 0.2) -> list[Box]:

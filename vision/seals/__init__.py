@@ -7,10 +7,11 @@ from vision.seals.classifier import (
     SealClassifier,
     SealModelError,
     SealState,
-    door_seal,
     state_of,
 )
+from vision.seals.doors import DoorRead, door_p_sealed, read_doors, seal_box_ratio
 from vision.seals.features import crop_box, crop_handle
 
-__all__ = ["DEFAULT_MODEL", "HIGH", "LOW", "SealClassifier", "SealModelError", "SealState", "crop_box",
-           "crop_handle", "door_seal", "state_of"]
+__all__ = ["DEFAULT_MODEL", "HIGH", "LOW", "DoorRead", "SealClassifier", "SealModelError", "SealState", "crop_box",
+           "crop_handle", "door_p_sealed", "read_doors", "seal_box_ratio",
+           "state_of"]

@@ -99,16 +99,6 @@ class SealClassifier:
                 for p in self.probabilities(crops)]
 
 
-def door_seal(handles: Sequence[SealState]) -> SealState:
-    """One door's state from its handles: present if any handle is, absent only if every handle seen is."""
-    present = [h.confidence for h in handles if h.state == "present"]
-    if present:
-        return SealState("present", max(present))
-    if handles and all(h.state == "absent" for h in handles):
-        return SealState("absent", min(h.confidence for h in handles))
-    return UNKNOWN
-
-
 def _check_shapes(file: Path, model: MLP) -> None:
     hidden = model.w1.shape[1] if model.w1.ndim == 2 else -1
     expected = {"mean": (FEATURE_SIZE,), "scale": (FEATURE_SIZE,), "w1": (FEATURE_SIZE, hidden), "b1": (hidden,),

@@ -1,8 +1,6 @@
 """Train the gate detector from scratch: synthetic recordings → YOLO dataset → ultralytics YOLO11 → ONNX + metrics.
 
-    python -m vision.training.train --out .train/run --real .train/real --onnx vision/models/gate_detector.onnx
-    python -m vision.training.train --out /tmp/q --quick          # a tiny CPU run that checks the whole pipeline
-
+`run(recipe, out, ...)` is the whole pipeline; `smartgate train` (vision/training/command.py) is its command line.
 Torch and ultralytics are imported inside the functions that need them, so the rest of the project (and the
 dataset export) runs without them. Ultralytics is kept offline: no pretrained weights (the model is built from
 `yolo11n.yaml`), no AMP self-check download, no plots (they fetch a font), no automatic pip installs.
@@ -10,26 +8,25 @@ dataset export) runs without them. Ultralytics is kept offline: no pretrained we
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager, redirect_stdout
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from datasets.recording import OBJECT_CLASSES, Recording
+from vision.training.export import export_onnx, offline_ultralytics
 from vision.training.yolo_dataset import (
     REAL_CLASSES,
     ExportStats,
     count_labels,
-    export_real,
     export_recording,
     label_file,
     listed_images,
@@ -68,13 +65,17 @@ class Recipe:
     close_mosaic: int = 2
     warmup_epochs: float = 1.0
     amp: bool = True  # mixed precision on CUDA (the self-check that would download a model is skipped)
+    device: str = "auto"  # "auto" (the first GPU when there is one, else the CPU), "cpu", or a CUDA index "0"
     opset: int = 18  # the exporter (torch.onnx dynamo) writes 18 natively; converting down broke Split
     augment: dict[str, float] = field(default_factory=lambda: dict(AUGMENT))
 
 
-QUICK = Recipe(train_seeds=(1, 2), val_seeds=(3,), duration_s=14.0, trucks_per_hour=600.0, imgsz=320,
-               export_imgsz=(192, 320), epochs=1, batch=4, workers=0, cache=False, warmup_epochs=0.0,
-               close_mosaic=0)
+#: A smoke test of the whole pipeline in a minute or two on a CPU (its model finds nothing yet): one short training
+#: recording and one held out (seeds whose first truck arrives within the 16 s), rendered small at 1 fps, one epoch
+#: at 256 px.
+QUICK = Recipe(train_seeds=(2,), val_seeds=(3,), duration_s=16.0, fps=1.0, trucks_per_hour=900.0,
+               frame_size=(480, 270), imgsz=256, export_imgsz=(160, 256), epochs=1, batch=8, workers=0, cache=False,
+               warmup_epochs=0.0, close_mosaic=0)
 
 
 @dataclass
@@ -99,11 +100,24 @@ def _generate_one(out: Path, seed: int, recipe: Recipe) -> Path:
     from datasets.synth import generate
 
     target = out / f"seed{seed}"
-    if not (target / "recording.json").is_file():
+    if not _rendered_for(target, recipe):
+        shutil.rmtree(target, ignore_errors=True)
         generate(target, seed=seed, duration_s=recipe.duration_s, fps=recipe.fps,
                  trucks_per_hour=recipe.trucks_per_hour, size=recipe.frame_size, workers=1,
                  lane_id=f"in-{seed % 3 + 1}", direction="in" if seed % 2 == 0 else "out")
     return target
+
+
+def _rendered_for(target: Path, recipe: Recipe) -> bool:
+    """Whether `target` already holds this seed's recording as the recipe renders it (a rerun into the same folder
+    reuses it; a folder left by another recipe, or a broken one, is rendered again)."""
+    try:
+        meta = Recording.open(target).meta
+    except (OSError, ValueError):
+        return False
+    sizes = {(cam.width, cam.height) for cam in meta.cameras.values()}
+    return (meta.fps == recipe.fps and meta.duration_s == recipe.duration_s and sizes == {recipe.frame_size}
+            and meta.generator.get("trucks_per_hour") == recipe.trucks_per_hour)
 
 
 def generate_recordings(out: Path, seeds: Sequence[int], recipe: Recipe, processes: int) -> list[Path]:
@@ -116,7 +130,10 @@ def generate_recordings(out: Path, seeds: Sequence[int], recipe: Recipe, process
 
 
 def build_dataset(recordings: Sequence[Path], val_seeds: Sequence[int], root: Path) -> ExportStats:
-    """YOLO dataset: recordings of `val_seeds` are held out whole; the rest train."""
+    """YOLO dataset: recordings of `val_seeds` are held out whole; the rest train. A dataset left in `root` by an
+    earlier run is removed first: its frames could belong to another recipe, or to the other split."""
+    for folder in ("images", "labels"):
+        shutil.rmtree(root / folder, ignore_errors=True)
     total = ExportStats()
     for path in recordings:
         recording = Recording.open(path)
@@ -138,31 +155,23 @@ def real_data_yamls(real_root: Path) -> dict[str, Path]:
 
 # --- ultralytics --------------------------------------------------------------------------------------------------
 
-def offline_ultralytics(config_dir: Path | None = None) -> None:
-    """Keep ultralytics from reaching the network or installing packages; call before importing it.
-
-    Its dataset check fetches Arial.ttf (for plots, which are off) unless the font is in its config folder, and the
-    fetch has no timeout on a machine whose packets are dropped; a local font under that name stops it.
-    """
-    os.environ.setdefault("YOLO_OFFLINE", "true")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-    os.environ.setdefault("WANDB_DISABLED", "true")
-    if config_dir is not None and "YOLO_CONFIG_DIR" not in os.environ:
-        config_dir.mkdir(parents=True, exist_ok=True)
-        os.environ["YOLO_CONFIG_DIR"] = str(config_dir.resolve())
-    folder = Path(os.environ.get("YOLO_CONFIG_DIR", Path.home() / ".config" / "Ultralytics"))
-    font = folder / "Arial.ttf"
-    if not font.exists():
-        from datasets.synth.fonts import find_font
-
-        folder.mkdir(parents=True, exist_ok=True)
-        font.write_bytes(find_font("DejaVuSans.ttf").read_bytes())
+class TrainingError(ValueError):
+    """A training run that cannot start: an unknown device, no data."""
 
 
-def _device() -> str | int:
+def resolve_device(requested: str) -> str | int:
+    """`auto` → the first GPU if torch sees one, else `cpu`; a CUDA index must name a GPU that is there."""
     import torch
 
-    return 0 if torch.cuda.is_available() else "cpu"
+    if requested == "auto":
+        return 0 if torch.cuda.is_available() else "cpu"
+    if requested == "cpu":
+        return "cpu"
+    if not requested.isdigit():
+        raise TrainingError(f"device must be auto, cpu or a CUDA index such as 0, got {requested!r}")
+    if int(requested) >= torch.cuda.device_count():
+        raise TrainingError(f"CUDA device {requested} not found (torch sees {torch.cuda.device_count()} GPUs)")
+    return int(requested)
 
 
 def train(data_yaml: Path, recipe: Recipe, project: Path) -> Path:
@@ -170,13 +179,14 @@ def train(data_yaml: Path, recipe: Recipe, project: Path) -> Path:
     offline_ultralytics()
     from ultralytics import YOLO
 
-    amp = recipe.amp and _device() != "cpu"
+    device = resolve_device(recipe.device)
+    amp = recipe.amp and device != "cpu"
     if amp:
         _skip_amp_self_check()
     model = YOLO(recipe.model)
     extra: dict[str, Any] = {"time": recipe.time_h} if recipe.time_h else {}
     model.train(data=str(data_yaml), imgsz=recipe.imgsz, epochs=recipe.epochs, batch=recipe.batch,
-                workers=recipe.workers, device=_device(), cache=recipe.cache, project=str(project), name="train",
+                workers=recipe.workers, device=device, cache=recipe.cache, project=str(project), name="train",
                 exist_ok=True, pretrained=False, plots=False, amp=amp, val=False,
                 close_mosaic=recipe.close_mosaic, warmup_epochs=recipe.warmup_epochs, seed=0, deterministic=False,
                 patience=1000, **recipe.augment, **extra)
@@ -195,15 +205,16 @@ def _skip_amp_self_check() -> None:
     trainer.check_amp = trusted
 
 
-def evaluate(weights: Path, data_yaml: Path, imgsz: int, project: Path, name: str, counts: dict[str, int],
+def evaluate(weights: Path, data_yaml: Path, recipe: Recipe, project: Path, name: str, counts: dict[str, int],
              classes: Sequence[str] = OBJECT_CLASSES) -> dict[str, dict[str, float]]:
     """mAP50 and mAP50-95 per class (only `classes`, and only those with labels in the data); `counts` are the
     labelled objects per class, reported beside each figure."""
     offline_ultralytics()
     from ultralytics import YOLO
 
-    metrics = YOLO(str(weights)).val(data=str(data_yaml), imgsz=imgsz, batch=16, device=_device(), plots=False,
-                                     project=str(project), name=name, exist_ok=True, verbose=False)
+    metrics = YOLO(str(weights)).val(data=str(data_yaml), imgsz=recipe.imgsz, batch=16,
+                                     device=resolve_device(recipe.device), plots=False, project=str(project),
+                                     name=name, exist_ok=True, verbose=False)
     box = metrics.box
     out: dict[str, dict[str, float]] = {}
     for row, class_index in enumerate(box.ap_class_index):
@@ -215,24 +226,20 @@ def evaluate(weights: Path, data_yaml: Path, imgsz: int, project: Path, name: st
     return out
 
 
-def export_onnx(weights: Path, recipe: Recipe, target: Path) -> Path:
-    """Fixed-size ONNX (no dynamic axes, no simplifier: onnxslim may be missing and cannot be installed)."""
-    offline_ultralytics()
-    from ultralytics import YOLO
-
-    exported = Path(YOLO(str(weights)).export(format="onnx", imgsz=list(recipe.export_imgsz), opset=recipe.opset,
-                                              simplify=False, dynamic=False, half=False, device="cpu"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(exported.read_bytes())
-    return target
-
-
 # --- the whole run ------------------------------------------------------------------------------------------------
 
-def run(recipe: Recipe, out: Path, *, real_root: Path | None, onnx_target: Path, metrics_file: Path,
-        processes: int, train_log: Path | None) -> dict[str, Any]:
-    """Generate, export, train, evaluate, export ONNX; returns (and writes) the metrics."""
+def run(recipe: Recipe, out: Path, *, real_root: Path | None = None, onnx_target: Path | None = None,
+        metrics_file: Path | None = None, processes: int = 1, train_log: Path | None = None) -> dict[str, Any]:
+    """Generate, export, train, evaluate, export ONNX; returns (and writes) the metrics.
+
+    Writes `out/detector.pt` (weights, for export and fine-tuning), the ONNX model (default `out/detector.onnx`)
+    and the metrics (default `out/metrics.json`). `real_root` is a folder written by `yolo_dataset.export_real`;
+    without it the metrics have no real-image figures. Ultralytics' own output goes to `train_log` if given.
+    """
+    onnx_target = onnx_target or out / "detector.onnx"
+    metrics_file = metrics_file or out / "metrics.json"
     offline_ultralytics(out / "ultralytics")
+    device = resolve_device(recipe.device)  # before anything slow: a missing GPU fails at once
     timer = Timer()
     with timer.stage("generate"):
         recordings = generate_recordings(out / "recordings", recipe.train_seeds + recipe.val_seeds, recipe,
@@ -240,48 +247,70 @@ def run(recipe: Recipe, out: Path, *, real_root: Path | None, onnx_target: Path,
     with timer.stage("dataset"):
         stats = build_dataset(recordings, recipe.val_seeds, out / "yolo")
     log.info("dataset: %s", stats)
-    log_stream = train_log.open("a") if train_log else sys.stdout
-    try:
-        with redirect_stdout(log_stream), timer.stage("train"):
-            weights = train(out / "yolo" / "data.yaml", recipe, out / "runs")
-        with redirect_stdout(log_stream), timer.stage("evaluate"):
+    if not stats.images.get("train") or not stats.images.get("val") or not sum(stats.objects.values()):
+        raise TrainingError(f"the recipe's seeds gave nothing to learn: frames {stats.images}, no truck in view")
+    weights = out / "detector.pt"
+    with _output_to(train_log):
+        with timer.stage("train"):
+            weights.write_bytes(train(out / "yolo" / "data.yaml", recipe, out / "runs").read_bytes())
+        with timer.stage("evaluate"):
             val_counts = count_labels((out / "yolo" / "labels" / "val").glob("*.txt"))
-            report: dict[str, Any] = {"synthetic_val": evaluate(weights, out / "yolo" / "data.yaml", recipe.imgsz,
+            report: dict[str, Any] = {"synthetic_val": evaluate(weights, out / "yolo" / "data.yaml", recipe,
                                                                 out / "runs", "val_synth", val_counts)}
             if real_root is not None:
-                report.update(_evaluate_real(weights, real_root, recipe.imgsz, out / "runs"))
-        with redirect_stdout(log_stream), timer.stage("export"):
-            export_onnx(weights, recipe, onnx_target)
-            (out / "detector.pt").write_bytes(weights.read_bytes())  # for fine-tuning; not shipped
-    finally:
-        if train_log:
-            log_stream.close()
+                report.update(_evaluate_real(weights, real_root, recipe, out / "runs"))
+        with timer.stage("export"):
+            export_onnx(weights, onnx_target, recipe.export_imgsz, recipe.opset)
     report.update({
         "recipe": asdict(recipe), "classes": list(OBJECT_CLASSES),
         "data": {"images": stats.images, "objects": stats.objects, "skipped_boxes": stats.skipped_boxes,
                  "recordings": len(recordings)},
-        "seconds": timer.seconds, "device": _device_name(), "epochs_run": _epochs_run(out / "runs"),
-        "onnx": str(onnx_target), "onnx_bytes": onnx_target.stat().st_size,
+        "seconds": timer.seconds, "device": _device_name(device), "epochs_run": _epochs_run(out / "runs"),
+        "weights": str(weights), "onnx": str(onnx_target), "onnx_bytes": onnx_target.stat().st_size,
     })
     metrics_file.parent.mkdir(parents=True, exist_ok=True)
     metrics_file.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return report
 
 
-def _evaluate_real(weights: Path, real_root: Path, imgsz: int, project: Path) -> dict[str, Any]:
+@contextmanager
+def _output_to(train_log: Path | None) -> Iterator[None]:
+    """Send ultralytics' progress (stdout, and its progress bars and warnings on stderr) to `train_log` when one is
+    given. Its logger holds the stdout of import time, so that handler is pointed at the file too, and back
+    afterwards (else later messages hit a closed file). Our own logging keeps its stream: stage timings stay
+    visible."""
+    if train_log is None:
+        yield
+        return
+    offline_ultralytics()
+    console = sys.stdout
+    train_log.parent.mkdir(parents=True, exist_ok=True)
+    with train_log.open("a") as stream, redirect_stdout(stream), redirect_stderr(stream):
+        import ultralytics  # noqa: F401  (on first import it creates its logger, and prints a settings notice)
+
+        handlers = [h for h in logging.getLogger("ultralytics").handlers if isinstance(h, logging.StreamHandler)]
+        previous = [handler.setStream(stream) for handler in handlers]
+        try:
+            yield
+        finally:
+            for handler, old in zip(handlers, previous, strict=True):
+                handler.setStream(old if old is not None else console)
+
+
+def _evaluate_real(weights: Path, real_root: Path, recipe: Recipe, project: Path) -> dict[str, Any]:
     yamls = real_data_yamls(real_root)
     real: dict[str, dict[str, float]] = {}
     for name, classes in (("all", ("container_number", "size_type")), ("doors", ("door_handle",))):
         if name in yamls:
             counts = count_labels(label_file(image) for image in listed_images(real_root / f"{name}.txt"))
-            real.update(evaluate(weights, yamls[name], imgsz, project, f"val_real_{name}", counts, classes))
+            real.update(evaluate(weights, yamls[name], recipe, project, f"val_real_{name}", counts, classes))
     return {"real": {cls: real[cls] for cls in REAL_CLASSES if cls in real}}
 
 
-def _device_name() -> str:
+def _device_name(device: str | int) -> str:
     import torch
 
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return "cpu" if device == "cpu" else str(torch.cuda.get_device_name(device))
 
 
 def _epochs_run(runs: Path) -> int:
@@ -289,71 +318,3 @@ def _epochs_run(runs: Path) -> int:
     if not results.is_file():
         return 0
     return max(0, len(results.read_text().strip().splitlines()) - 1)
-
-
-# --- command line ---------------------------------------------------------------------------------------------------
-
-def _seeds(text: str) -> tuple[int, ...]:
-    """`1-48` or `1,2,5` → seeds."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
-    return tuple(seeds)
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="work folder: recordings, dataset, runs")
-    parser.add_argument("--real", type=Path, help="real images exported by `--prepare-real` (evaluation only)")
-    parser.add_argument("--prepare-real", type=Path, metavar="CONTAINERVISION",
-                        help="export ../shared/datasets/containervision to --real and stop")
-    parser.add_argument("--onnx", type=Path, help="where to write the ONNX model (default OUT/detector.onnx)")
-    parser.add_argument("--metrics", type=Path, help="metrics JSON (default OUT/metrics.json)")
-    parser.add_argument("--log", type=Path, help="ultralytics' own output goes here instead of stdout")
-    parser.add_argument("--quick", action="store_true", help="a tiny run that checks the pipeline")
-    parser.add_argument("--train-seeds", type=_seeds)
-    parser.add_argument("--val-seeds", type=_seeds)
-    parser.add_argument("--duration", type=float)
-    parser.add_argument("--imgsz", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--time-h", type=float, help="training wall-clock budget in hours (overrides epochs)")
-    parser.add_argument("--batch", type=int)
-    parser.add_argument("--model", help="model yaml to train from scratch, or a .pt to continue training from")
-    parser.add_argument("--warmup-epochs", type=float, help="0 when continuing from trained weights")
-    parser.add_argument("--workers", type=int, help="dataloader workers")
-    parser.add_argument("--cache", choices=("ram", "disk", "none"))
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="generator processes")
-    return parser.parse_args(argv)
-
-
-def recipe_from(args: argparse.Namespace) -> Recipe:
-    recipe = QUICK if args.quick else Recipe()
-    overrides = {"train_seeds": args.train_seeds, "val_seeds": args.val_seeds, "duration_s": args.duration,
-                 "imgsz": args.imgsz, "epochs": args.epochs, "time_h": args.time_h, "batch": args.batch,
-                 "workers": args.workers, "model": args.model, "warmup_epochs": args.warmup_epochs}
-    recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
-    if args.cache is not None:
-        recipe = replace(recipe, cache=False if args.cache == "none" else args.cache)
-    return recipe
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    if args.prepare_real is not None:
-        target = args.real or args.out / "real"
-        counts = export_real(args.prepare_real / "labels.jsonl", args.prepare_real, target)
-        log.info("real images exported to %s: %s", target, counts)
-        return 0
-    report = run(recipe_from(args), args.out, real_root=args.real, onnx_target=args.onnx or args.out / "detector.onnx",
-                 metrics_file=args.metrics or args.out / "metrics.json", processes=args.processes,
-                 train_log=args.log)
-    log.info("synthetic: %s", json.dumps(report["synthetic_val"]))
-    log.info("real: %s", json.dumps(report.get("real", {})))
-    log.info("seconds: %s", report["seconds"])
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

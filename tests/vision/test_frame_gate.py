@@ -1,0 +1,94 @@
+"""`FrameGate`: unchanged frames reuse the last detections, changed ones and stale answers go to the detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.frame_gate import FrameGate, GateConfig, thumbnail
+
+H, W = 720, 1280
+
+
+def scene(seed: int = 0, noise: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.full((H, W, 3), 90, np.uint8)
+    base[400:, :] = 60  # road
+    if noise:
+        base = np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+    return base
+
+
+def test_the_first_frame_of_a_camera_is_detected() -> None:
+    gate = FrameGate()
+    assert gate.decide("front", scene(), 0.0) == "detect"
+
+
+@pytest.mark.parametrize("noise", [0.0, 3.0, 7.0])
+def test_the_same_scene_with_sensor_noise_is_reused(noise: float) -> None:
+    gate = FrameGate()
+    gate.detected("front", scene(1, noise), 0.0)
+    assert [gate.decide("front", scene(seed, noise), 0.25 * seed) for seed in range(2, 8)] == ["reuse"] * 6
+    assert gate.counts == {"detect": 0, "reuse": 6}
+
+
+def test_a_small_object_entering_is_a_change() -> None:
+    gate = FrameGate()
+    gate.detected("front", scene(), 0.0)
+    frame = scene()
+    frame[600:640, 100:140] = 220  # a 40 px bright patch: a plate-sized object
+    assert gate.decide("front", frame, 0.25) == "detect"
+
+
+def test_slow_drift_adds_up_against_the_last_detected_frame() -> None:
+    gate = FrameGate(GateConfig(change_level=10.0))
+    gate.detected("front", scene(), 0.0)
+    decisions = []
+    for step in range(1, 8):  # the scene brightens 3 grey levels per frame; each frame alone looks unchanged
+        decisions.append(gate.decide("front", np.clip(scene().astype(int) + 3 * step, 0, 255).astype(np.uint8),
+                                     0.25 * step))
+    assert decisions[:3] == ["reuse"] * 3
+    assert "detect" in decisions
+
+
+def test_an_answer_older_than_max_reuse_is_refreshed() -> None:
+    gate = FrameGate(GateConfig(max_reuse_s=2.0))
+    gate.detected("front", scene(), 10.0)
+    assert gate.decide("front", scene(), 11.9) == "reuse"
+    assert gate.decide("front", scene(), 12.0) == "detect"
+
+
+def test_cameras_are_independent_and_forget_resets_one() -> None:
+    gate = FrameGate()
+    gate.detected("front", scene(), 0.0)
+    gate.detected("rear", scene(), 0.0)
+    gate.forget("rear")
+    assert gate.decide("front", scene(), 0.5) == "reuse"
+    assert gate.decide("rear", scene(), 0.5) == "detect"
+
+
+def test_a_frame_of_another_size_is_detected_and_disabled_gate_always_detects() -> None:
+    gate = FrameGate()
+    gate.detected("front", scene(), 0.0)
+    assert gate.decide("front", np.zeros((540, 960, 3), np.uint8), 0.5) == "detect"
+    off = FrameGate(GateConfig(enabled=False))
+    off.detected("front", scene(), 0.0)
+    assert off.decide("front", scene(), 0.5) == "detect"
+
+
+def test_thumbnail_is_cell_means_without_wraparound() -> None:
+    image = np.zeros((32, 64, 3), np.uint8)
+    image[:16, :16] = 255
+    thumb = thumbnail(image, 16)
+    assert thumb.shape == (2, 4, 3)
+    assert thumb.dtype == np.int16
+    assert thumb[0, 0, 0] == 255
+    assert thumb[1, 3, 2] == 0
+    assert int((thumb - thumb[0, 0]).min()) == -255
+
+
+@pytest.mark.parametrize("kwargs", [{"cell_px": 0}, {"change_level": -1.0}, {"change_level": 300.0},
+                                    {"max_reuse_s": -1.0}, {"max_reuse_s": float("nan")}])
+def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        GateConfig(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,92 @@
+"""Which frames need the detector: a camera whose picture has not changed since it was last looked at shows the
+same objects, so the detector's last answer for that camera still holds.
+
+A gate camera sees an empty lane most of the time (at 150 trucks an hour a lane is empty about two thirds of the
+time) and a truck that stops at the barrier for seconds. Running the detector on those frames only repeats its last
+answer. `FrameGate` compares a small thumbnail of each frame (cell means, `cell_px` square, every colour channel)
+with the thumbnail of the last frame the detector saw on that camera. If no cell moved by more than `change_level`
+grey levels the frame is `reuse`: the caller feeds the last detections to the tracker again (so tracks of a
+standing truck stay alive and an empty lane stays empty, both aging by time) and reads nothing new (the pixels are
+the same). Comparing with the last *detected* frame, not the previous one, means slow change adds up until it
+counts. Sensor noise does not trip it: a cell mean of 256 pixels has 1/16 of the pixel noise.
+
+`max_reuse_s` bounds how stale an answer may get: after that long the detector looks again whatever the
+thumbnail says (a change smaller than `change_level`, a light fading slowly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Decision = Literal["detect", "reuse"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateConfig:
+    cell_px: int = 16
+    """Side of a thumbnail cell in pixels: 1280x720 gives an 80x45 thumbnail."""
+    change_level: float = 10.0
+    """A cell whose mean moved by more than this many grey levels (0-255) is a change."""
+    max_reuse_s: float = 4.0
+    """The detector looks at least this often at each camera, changed or not."""
+    enabled: bool = True
+    """Off: every frame is `detect` (the plain pipeline, for comparison)."""
+
+    def __post_init__(self) -> None:
+        if self.cell_px < 1:
+            raise ValueError(f"cell_px must be >= 1, got {self.cell_px}")
+        if not 0.0 <= self.change_level <= 255.0:
+            raise ValueError(f"change_level must lie in [0, 255], got {self.change_level}")
+        if not self.max_reuse_s >= 0.0:
+            raise ValueError(f"max_reuse_s must be >= 0 seconds, got {self.max_reuse_s}")
+
+
+@dataclass
+class _Reference:
+    thumb: npt.NDArray[np.int16]
+    t_s: float
+
+
+class FrameGate:
+    """`decide(camera, image, t_s)`: `detect` or `reuse`; `detected(camera, image, t_s)` after the detector ran."""
+
+    def __init__(self, config: GateConfig | None = None) -> None:
+        self.config = config or GateConfig()
+        self._refs: dict[str, _Reference] = {}
+        self.counts = {"detect": 0, "reuse": 0}
+
+    def decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> Decision:
+        decision = self._decide(camera, image, t_s)
+        self.counts[decision] += 1
+        return decision
+
+    def detected(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> None:
+        """The detector has just seen `image`: it is the camera's new reference."""
+        self._refs[camera] = _Reference(thumbnail(image, self.config.cell_px), t_s)
+
+    def forget(self, camera: str) -> None:
+        """The camera's last answer is no longer valid (a frame was lost or refused): detect next time."""
+        self._refs.pop(camera, None)
+
+    def _decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> Decision:
+        ref = self._refs.get(camera)
+        if not self.config.enabled or ref is None or not t_s - ref.t_s < self.config.max_reuse_s:
+            return "detect"
+        thumb = thumbnail(image, self.config.cell_px)
+        if thumb.shape != ref.thumb.shape:
+            return "detect"
+        change = int(np.abs(thumb - ref.thumb).max()) if thumb.size else 0
+        return "detect" if change > self.config.change_level else "reuse"
+
+
+def thumbnail(image: npt.NDArray[np.uint8], cell_px: int) -> npt.NDArray[np.int16]:
+    """Cell means of every channel (area averaging), as int16 so that differences do not wrap."""
+    h, w = image.shape[:2]
+    size = (max(1, w // cell_px), max(1, h // cell_px))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.asarray(small, np.int16)

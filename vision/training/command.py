@@ -1,0 +1,231 @@
+"""`smartgate train` and `smartgate export`: the command lines of `train.run` and `export.export_onnx`.
+
+Only the standard library is imported at module level, so `smartgate --help` stays fast and a machine without
+torch gets a one-line answer (exit 2) saying how to install the training extras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import sys
+from contextlib import redirect_stdout
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vision.training.train import Recipe
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_USAGE = 0, 2
+TRAIN_PACKAGES = ("torch", "torchvision", "ultralytics", "onnx", "onnxscript")  # onnx, onnxscript: the exporter
+INSTALL_HINT = "make train-setup, or .venv/bin/pip install --no-deps -r requirements-train.lock"
+
+
+def missing_packages(names: tuple[str, ...] = TRAIN_PACKAGES) -> list[str]:
+    """The training extras that are not installed (found without importing them: torch takes seconds)."""
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def _refuse_without_extras(command: str) -> bool:
+    missing = missing_packages()
+    if missing:
+        print(f"smartgate: error: {command} needs {', '.join(missing)} (not installed); install the training "
+              f"extras with: {INSTALL_HINT}", file=sys.stderr)
+    return bool(missing)
+
+
+# --- argument types -------------------------------------------------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got {text!r}")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _side(text: str) -> int:
+    value = _positive_int(text)
+    if value % 32:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 32 (the model's stride), got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    if text not in ("auto", "cpu") and not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be auto, cpu or a CUDA index such as 0, got {text!r}")
+    return text
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """`1-48` or `1,2,5` → seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()) or (high and int(high) < int(low)):
+            raise argparse.ArgumentTypeError(f"seeds must look like 1-64 or 1,2,5, got {text!r}")
+        seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
+    return tuple(dict.fromkeys(seeds))
+
+
+# --- smartgate train ------------------------------------------------------------------------------------------------
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `smartgate train`; unset recipe options keep the recipe's value (shown in MODEL_CARD.md)."""
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="work folder: recordings, dataset, runs; detector.pt, detector.onnx, metrics.json")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute on a CPU) that checks the "
+                        "whole pipeline; its model detects nothing useful")
+    real = parser.add_mutually_exclusive_group()
+    real.add_argument("--real", type=Path, metavar="DIR", help="real images to evaluate on: the containervision "
+                      "folder (labels.jsonl) or one exported from it (default: ../shared/datasets/containervision "
+                      "when present)")
+    real.add_argument("--no-real", action="store_true", help="evaluate on the held-out synthetic split only")
+    parser.add_argument("--device", type=_device, default="auto",
+                        help="auto (default: the first GPU if there is one, else the CPU), cpu, or a CUDA index")
+    parser.add_argument("--epochs", type=_positive_int)
+    parser.add_argument("--time-h", type=_positive_float, metavar="H",
+                        help="training wall-clock budget in hours (overrides --epochs)")
+    parser.add_argument("--imgsz", type=_side, help="training image size (multiple of 32)")
+    parser.add_argument("--export-imgsz", type=_side, nargs=2, metavar=("H", "W"), help="ONNX input size")
+    parser.add_argument("--batch", type=_positive_int)
+    parser.add_argument("--workers", type=_count, help="data loader workers")
+    parser.add_argument("--cache", choices=("ram", "disk", "none"), help="image cache")
+    parser.add_argument("--model", help="model yaml to train from scratch, or a .pt to continue training from")
+    parser.add_argument("--warmup-epochs", type=float, metavar="N", help="0 when continuing from trained weights")
+    parser.add_argument("--train-seeds", type=_seeds, metavar="SEEDS", help="synthetic recordings to train on")
+    parser.add_argument("--val-seeds", type=_seeds, metavar="SEEDS", help="synthetic recordings held out")
+    parser.add_argument("--duration", type=_positive_float, metavar="S", help="seconds of footage per recording")
+    parser.add_argument("--processes", type=_positive_int, default=min(os.cpu_count() or 1, 16),
+                        help="processes rendering recordings (default: the CPU count)")
+    parser.add_argument("--onnx", type=Path, metavar="FILE", help="ONNX model to write (default DIR/detector.onnx)")
+    parser.add_argument("--metrics", type=Path, metavar="FILE", help="metrics JSON (default DIR/metrics.json)")
+    parser.add_argument("--log", type=Path, metavar="FILE",
+                        help="ultralytics' own output (default DIR/ultralytics.log)")
+
+
+def recipe_from(args: argparse.Namespace) -> Recipe:
+    """The quick or full recipe with the options given on the command line."""
+    from vision.training.train import QUICK, Recipe
+
+    recipe = QUICK if args.quick else Recipe()
+    overrides: dict[str, Any] = {
+        "train_seeds": args.train_seeds, "val_seeds": args.val_seeds, "duration_s": args.duration,
+        "imgsz": args.imgsz, "epochs": args.epochs, "time_h": args.time_h, "batch": args.batch,
+        "workers": args.workers, "model": args.model, "warmup_epochs": args.warmup_epochs, "device": args.device,
+        "export_imgsz": tuple(args.export_imgsz) if args.export_imgsz else None,
+        "cache": None if args.cache is None else (False if args.cache == "none" else args.cache),
+    }
+    return replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, evaluate and export as `args` say; print a short summary. Exit 2 for a bad option or no torch."""
+    if _refuse_without_extras("smartgate train"):
+        return EXIT_USAGE
+    recipe = recipe_from(args)
+    overlap = set(recipe.train_seeds) & set(recipe.val_seeds)
+    if overlap:
+        print(f"smartgate: error: seeds {sorted(overlap)} are both trained on and held out", file=sys.stderr)
+        return EXIT_USAGE
+    if args.real is not None and not _is_real_folder(args.real):
+        print(f"smartgate: error: --real {args.real}: no labels.jsonl (containervision) or all.txt (exported) there",
+              file=sys.stderr)
+        return EXIT_USAGE
+    from vision.training.train import run
+
+    logging.getLogger("vision.training").setLevel(logging.INFO)  # stage timings, on stderr
+    report = run(recipe, args.out, real_root=_real_images(args), onnx_target=args.onnx, metrics_file=args.metrics,
+                 processes=args.processes, train_log=args.log or args.out / "ultralytics.log")
+    print(train_summary(report, args.metrics or args.out / "metrics.json"))
+    return EXIT_OK
+
+
+def _is_real_folder(folder: Path) -> bool:
+    return (folder / "labels.jsonl").is_file() or (folder / "all.txt").is_file()
+
+
+def _real_images(args: argparse.Namespace) -> Path | None:
+    """An exported real-image folder to evaluate on, exporting the containervision labels first if need be."""
+    if args.no_real:
+        return None
+    source: Path | None = args.real
+    if source is None:
+        from vision.seals.data import SHARED
+
+        if not _is_real_folder(SHARED):
+            log.warning("no real images at %s: the metrics will have synthetic figures only", SHARED)
+            return None
+        source = SHARED
+    if (source / "all.txt").is_file():
+        return source
+    from vision.training.yolo_dataset import export_real
+
+    target: Path = args.out / "real"
+    counts = export_real(source / "labels.jsonl", source, target)
+    log.info("real images from %s exported to %s: %s", source, target, counts)
+    return target
+
+
+def train_summary(report: dict[str, Any], metrics_file: Path) -> str:
+    """A few lines: where the files are, how long each stage took, mAP50 per class."""
+    seconds = report.get("seconds", {})
+    stages = ", ".join(f"{name} {value:.0f} s" for name, value in seconds.items())
+    lines = [f"trained {report.get('epochs_run', 0)} epochs on {report.get('device')} in "
+             f"{sum(seconds.values()):.0f} s ({stages})",
+             f"  weights  {report.get('weights')}",
+             f"  onnx     {report.get('onnx')} ({report.get('onnx_bytes', 0) / 1e6:.1f} MB, input "
+             f"{'x'.join(map(str, report.get('recipe', {}).get('export_imgsz', ())))})",
+             f"  metrics  {metrics_file}"]
+    for key, title in (("synthetic_val", "held-out synthetic"), ("real", "real images")):
+        if key in report:
+            figures = " ".join(f"{cls} {row['map50']:.3f}" for cls, row in report[key].items()) or "none"
+            lines.append(f"  mAP50 {title}: {figures}")
+    return "\n".join(lines)
+
+
+# --- smartgate export -----------------------------------------------------------------------------------------------
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `smartgate export`."""
+    parser.add_argument("weights", type=Path, metavar="WEIGHTS.pt", help="trained weights (e.g. DIR/detector.pt)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.onnx", help="ONNX model to write")
+    parser.add_argument("--imgsz", type=_side, nargs=2, metavar=("H", "W"), default=None,
+                        help="input height and width, multiples of 32 (default 544 960, as the shipped model)")
+    parser.add_argument("--opset", type=_positive_int, default=18, help="ONNX opset (default 18)")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export and print one line; a missing or corrupt weights file is a `WeightsError` (exit 1, one line)."""
+    if _refuse_without_extras("smartgate export"):
+        return EXIT_USAGE
+    from vision.training.export import check_weights_file, export_onnx
+    from vision.training.train import Recipe
+
+    check_weights_file(args.weights)  # fail before torch spends seconds importing
+    imgsz = tuple(args.imgsz) if args.imgsz else Recipe().export_imgsz
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+    with redirect_stdout(sys.stderr):  # the exporters' chatter; stdout keeps the one result line
+        target = export_onnx(args.weights, args.out, (imgsz[0], imgsz[1]), args.opset)
+    print(json.dumps({"onnx": str(target), "bytes": target.stat().st_size, "input": [1, 3, *imgsz]}))
+    return EXIT_OK
