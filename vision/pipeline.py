@@ -7,20 +7,19 @@ batched per frame → fuse (`PassageFuser`).
 Detect only what changed: a frame whose picture matches the last frame the detector saw on that camera
 (`FrameGate`: an empty lane, a truck standing at the barrier) reuses that frame's detections. The tracker still
 gets them (tracks age by time, a standing truck stays tracked) and nothing is read again (same pixels, same
-reads). The detector is most of the cost per frame, and most frames of a gate camera are unchanged.
+reads). The detector is most of the cost per frame, and most frames of a gate camera are unchanged. While a
+camera's picture keeps changing, the detector looks at it at most `max_detect_hz` times a second; the frames in
+between are skipped whole (counted, not tracked, not fused).
 
-OCR only on new or better crops: plates and container numbers are tracked like vehicles (the tracker is class
-aware), and a tracked crop is not read again once its track has `settled_reads` consistent reads (the same text)
-unless it is at least `better_area` times the area of the largest crop read so far (a truck coming nearer gives a
-sharper crop). The reads already made stay in fusion, so skipping loses no evidence already counted; an
-untracked crop (a weak or new detection) is always read. Seals are classified on every frame: the classifier is
-a small MLP, cheaper than the bookkeeping would be.
+OCR only on new or better crops (`ReadMemory`): a plate or number is known by its place on its tracked truck, and
+is not read again once it has read the same text a few times, unless its crop grew. Seals are classified on
+every detected frame: the classifier is a small MLP, cheaper than the bookkeeping would be.
 
-Counters: frames, detected, reused (an unchanged frame), corrupt (the source could not give the frame), rejected
-(the detector refused it), bad_time (a camera's clock went back), reads made and skipped; per-stage milliseconds
-(detect, track, ocr, seals, fuse); and the latency of each passage, wall-clock ms from the moment its vehicle's
-last frame was taken in to the moment the passage was emitted (with `exit_grace_s` of media time between them, by
-design of the fuser).
+Counters: frames, detected, reused (an unchanged frame), skipped (over the detect rate cap), corrupt (the source
+could not give the frame), rejected (the detector refused it), bad_time (a camera's clock went back), reads made
+and skipped; per-stage milliseconds (detect, track, ocr, seals, fuse); and the latency of each passage,
+wall-clock ms from the moment its vehicle's last frame was taken in to the moment the passage was emitted (with
+`exit_grace_s` of media time between them, by design of the fuser).
 """
 
 from __future__ import annotations
@@ -49,40 +48,29 @@ from vision.fusion import (
     PlateObservation,
     SealObservation,
 )
+from vision.read_memory import TEXT_CLASSES, ReadMemory
 from vision.reader import ContainerResult, ImageReader, PlateResult, SealResult, rounded_box
 from vision.tracking import ByteTracker, EndedTrack, TrackerConfig
 
 log = logging.getLogger(__name__)
 
 STAGES = ("detect", "track", "ocr", "seals", "fuse")
-READ_CLASSES = frozenset(class_index(name) for name in
-                         ("plate", "container_number", "size_type", "door_handle", "seal"))
-TEXT_CLASSES = frozenset(class_index(name) for name in ("plate", "container_number"))
+READ_CLASSES = [class_index(name) for name in ("plate", "container_number", "size_type", "door_handle", "seal")]
 MAX_ARRIVALS = 10_000
 MAX_LATENCIES = 100_000
-TrackKey = tuple[str, int]
 
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineConfig:
     settled_reads: int = 4
-    """A tracked plate or number with this many consistent reads is not read again (unless its crop is better);
-    a read the grammar validates counts as two, so two validated reads of the same text settle it."""
+    """A plate or number with this many consistent reads is not read again (unless its crop is better); a read the
+    grammar validates counts as two, so two validated reads of the same text settle it."""
     better_area: float = 1.2
     """A settled crop is read again when its area is at least this many times the largest one read."""
     gate: GateConfig = field(default_factory=GateConfig)
     """Which frames the detector looks at; an unchanged frame reuses the camera's last detections."""
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
-
-
-@dataclass
-class _Memo:
-    """What a tracked crop has read so far: its current text, how many reads agree, the largest crop area."""
-
-    text: str
-    count: int
-    area: float
 
 
 class LanePipeline:
@@ -97,12 +85,12 @@ class LanePipeline:
         self.gate = FrameGate(self.config.gate)
         self._trackers: dict[str, ByteTracker] = {}
         self._last_detections: dict[str, Detections] = {}
-        self._memos: dict[TrackKey, _Memo] = {}
+        self.memory = ReadMemory(self.config.settled_reads, self.config.better_area)
         self._arrivals: OrderedDict[float, float] = OrderedDict()
         self.latencies_ms: list[float] = []
         self.stage_ms = dict.fromkeys(STAGES, 0.0)
-        self.counters = {"frames": 0, "detected": 0, "reused": 0, "corrupt": 0, "rejected": 0, "bad_time": 0,
-                         "reads": 0, "reads_skipped": 0, "passages": 0}
+        self.counters = {"frames": 0, "detected": 0, "reused": 0, "skipped": 0, "corrupt": 0, "rejected": 0,
+                         "bad_time": 0, "reads": 0, "reads_skipped": 0, "passages": 0}
 
     @classmethod
     def load(cls, lane_id: str, direction: str, *, model: str | Path | None = None, threads: int | None = None,
@@ -118,6 +106,8 @@ class LanePipeline:
         self.counters["frames"] += 1
         with self._stage("detect"):
             detections, fresh = self._detect(frame)
+        if detections is None:
+            return []
         with self._stage("track"):
             tracked = self._track(frame, detections)
         if tracked is None:
@@ -143,7 +133,7 @@ class LanePipeline:
         """End of the stream: publish every open passage."""
         for tracker in self._trackers.values():
             tracker.flush()
-        self._memos.clear()
+        self.memory.clear()
         return self._emitted(self.fuser.flush())
 
     def active_tracks(self, camera: str) -> np.ndarray:
@@ -158,14 +148,19 @@ class LanePipeline:
 
     # -- stages ----------------------------------------------------------------------------------------------------
 
-    def _detect(self, frame: Frame) -> tuple[Detections, bool]:
-        """The frame's detections, and whether they are new (False: reused from an unchanged frame, or none)."""
+    def _detect(self, frame: Frame) -> tuple[Detections | None, bool]:
+        """The frame's detections (None: the frame is skipped, not looked at), and whether they are new (False:
+        reused from an unchanged frame, or none)."""
         if frame.image is None:
             self.counters["corrupt"] += 1
             self.gate.forget(frame.camera)
             return Detections.empty(), False
         last = self._last_detections.get(frame.camera)
-        if last is not None and self.gate.decide(frame.camera, frame.image, frame.t) == "reuse":
+        decision = self.gate.decide(frame.camera, frame.image, frame.t) if last is not None else "detect"
+        if decision == "skip":
+            self.counters["skipped"] += 1
+            return None, False
+        if last is not None and decision == "reuse":
             self.counters["reused"] += 1
             return last, False
         try:
@@ -193,49 +188,27 @@ class LanePipeline:
             return None
         ended = tracker.pop_ended()
         for track in ended:
-            self._memos.pop((frame.camera, track.track_id), None)
+            self.memory.forget(frame.camera, track.track_id)
         return tracked, ended
 
     def _read_text(self, camera: str, image: np.ndarray,
                    dets: Detections) -> tuple[list[PlateObservation], list[ContainerObservation]]:
-        """Plates and container numbers of one frame, two batched OCR calls, skipping settled tracked crops."""
-        wanted = self._worth_reading(camera, dets)
-        dets = dets[wanted]
-        plate_results = self.reader.read_plates(image, dets)
-        container_results = self.reader.read_containers(image, dets)
-        self._remember(camera, dets, {tuple(p.box): (p.text, p.format != "unknown") for p in plate_results}
-                       | {tuple(c.box): (c.number, c.check_digit_ok) for c in container_results})
+        """Plates and container numbers of one frame, two batched OCR calls, skipping crops read enough."""
+        keys = self.memory.keys(camera, dets)
+        readable = np.isin(dets.class_id, READ_CLASSES)
+        keep = readable & self.memory.wanted(keys, dets)
+        self.counters["reads_skipped"] += int((readable & ~keep).sum())
+        rows = np.flatnonzero(keep)
+        subset = dets[keep]
+        plate_results = self.reader.read_plates(image, subset)
+        container_results = self.reader.read_containers(image, subset)
+        self.counters["reads"] += int(np.isin(subset.class_id, TEXT_CLASSES).sum())
+        row_of = {tuple(rounded_box(dets.xyxy[row])): int(row) for row in rows}
+        texts = {row_of[key]: (p.text, p.format != "unknown") for p in plate_results if (key := tuple(p.box)) in row_of}
+        texts |= {row_of[key]: (c.number, c.check_digit_ok) for c in container_results
+                  if (key := tuple(c.box)) in row_of}
+        self.memory.remember(keys, dets, texts)
         return [_plate(p) for p in plate_results], [_container(c) for c in container_results]
-
-    def _worth_reading(self, camera: str, dets: Detections) -> np.ndarray:
-        """Rows to keep: every read class, less the settled plate/number tracks whose crop is not better."""
-        keep = np.isin(dets.class_id, list(READ_CLASSES))
-        areas = _areas(dets.xyxy)
-        for row in np.flatnonzero(keep & (dets.tracker_id >= 0)):
-            memo = self._memos.get((camera, int(dets.tracker_id[row])))
-            if (memo is not None and memo.count >= self.config.settled_reads
-                    and areas[row] < self.config.better_area * memo.area):
-                keep[row] = False
-                self.counters["reads_skipped"] += 1
-        self.counters["reads"] += int(np.isin(dets.class_id[keep], list(TEXT_CLASSES)).sum())
-        return keep
-
-    def _remember(self, camera: str, dets: Detections, texts: dict[tuple[float, ...], tuple[str, bool]]) -> None:
-        """Count each tracked crop's consistent reads; a read the grammar validates (a known plate format, a
-        check digit that holds) counts twice, since a misread seldom validates."""
-        areas = _areas(dets.xyxy)
-        for row in np.flatnonzero((dets.tracker_id >= 0) & np.isin(dets.class_id, list(TEXT_CLASSES))):
-            text, valid = texts.get(tuple(rounded_box(dets.xyxy[row])), ("", False))
-            if not text:
-                continue
-            key = (camera, int(dets.tracker_id[row]))
-            weight = 2 if valid else 1
-            memo = self._memos.get(key)
-            if memo is None or memo.text != text:
-                self._memos[key] = _Memo(text, weight, float(areas[row]))
-            else:
-                memo.count += weight
-                memo.area = max(memo.area, float(areas[row]))
 
     # -- latency ---------------------------------------------------------------------------------------------------
 
@@ -262,10 +235,6 @@ class LanePipeline:
             yield
         finally:
             self.stage_ms[name] += 1e3 * (time.perf_counter() - started)
-
-
-def _areas(xyxy: np.ndarray) -> np.ndarray:
-    return np.asarray((xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1]), np.float64)
 
 
 def _as_box(box: list[float]) -> tuple[float, float, float, float]:

@@ -9,10 +9,10 @@ frames), largest overlap first. Scores are over the truth passages that entered 
 * plate: the tractor plate read exactly, separators aside (the passage's `tractor` plate, else its role-less
   one).
 * container: per truth container, its number exactly among the matched passage's container reads.
-* seal: per truth container whose doors a camera can see, the seal read for that number (or, unlinked, in
-  container order) has the truth state. The front box of two 20 ft boxes has its doors against the rear box: no
-  camera sees them, so its seal is scored apart (`seal_unseen_unknown`: the share of those reported `unknown`, the
-  only honest answer).
+* seal: per truth container whose doors a camera can see, the seal read for that number (or, unlinked, in the
+  order of those containers) has the truth state. The front box of two 20 ft boxes has its doors against the
+  rear box: no camera sees them, so its seal is scored apart (`seal_unseen_unknown`: the share of those reported
+  `unknown`, the only honest answer).
 """
 
 from __future__ import annotations
@@ -185,9 +185,7 @@ def _seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], 
         seals: Sequence[SealRead] = passage.seals if passage else ()
         by_number = {s.container_number: s for s in seals if s.container_number}
         unlinked = [s for s in seals if not s.container_number]
-        for k, container in enumerate(t.containers):
-            if doors_seen(container) != seen:
-                continue
+        for k, container in enumerate(c for c in t.containers if doors_seen(c) == seen):
             seal = by_number.get(container.number) or (unlinked[k] if k < len(unlinked) else None)
             want = ("present" if container.seal.present else "absent") if seen else "unknown"
             hits.append(seal is not None and seal.state == want)

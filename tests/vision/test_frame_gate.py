@@ -29,7 +29,7 @@ def test_the_same_scene_with_sensor_noise_is_reused(noise: float) -> None:
     gate = FrameGate()
     gate.detected("front", scene(1, noise), 0.0)
     assert [gate.decide("front", scene(seed, noise), 0.25 * seed) for seed in range(2, 8)] == ["reuse"] * 6
-    assert gate.counts == {"detect": 0, "reuse": 6}
+    assert gate.counts == {"detect": 0, "reuse": 6, "skip": 0}
 
 
 def test_a_small_object_entering_is_a_change() -> None:
@@ -37,7 +37,7 @@ def test_a_small_object_entering_is_a_change() -> None:
     gate.detected("front", scene(), 0.0)
     frame = scene()
     frame[600:640, 100:140] = 220  # a 40 px bright patch: a plate-sized object
-    assert gate.decide("front", frame, 0.25) == "detect"
+    assert gate.decide("front", frame, 0.5) == "detect"
 
 
 def test_slow_drift_adds_up_against_the_last_detected_frame() -> None:
@@ -46,9 +46,22 @@ def test_slow_drift_adds_up_against_the_last_detected_frame() -> None:
     decisions = []
     for step in range(1, 8):  # the scene brightens 3 grey levels per frame; each frame alone looks unchanged
         decisions.append(gate.decide("front", np.clip(scene().astype(int) + 3 * step, 0, 255).astype(np.uint8),
-                                     0.25 * step))
+                                     0.5 * step))
     assert decisions[:3] == ["reuse"] * 3
     assert "detect" in decisions
+
+
+def test_frames_sooner_than_the_rate_cap_are_skipped_changed_or_not() -> None:
+    gate = FrameGate(GateConfig(max_detect_hz=3.0))
+    gate.detected("front", scene(), 0.0)
+    moved = scene()
+    moved[:, :200] = 250
+    assert [gate.decide("front", image, t) for image, t in ((moved, 0.25), (scene(), 0.3), (moved, 0.34))] == [
+        "skip", "skip", "detect"]
+    uncapped = FrameGate(GateConfig(max_detect_hz=0.0))
+    uncapped.detected("front", scene(), 0.0)
+    assert uncapped.decide("front", moved, 0.01) == "detect"
+    assert uncapped.decide("front", scene(), 0.02) == "reuse"
 
 
 def test_an_answer_older_than_max_reuse_is_refreshed() -> None:
@@ -88,7 +101,8 @@ def test_thumbnail_is_cell_means_without_wraparound() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"cell_px": 0}, {"change_level": -1.0}, {"change_level": 300.0},
-                                    {"max_reuse_s": -1.0}, {"max_reuse_s": float("nan")}])
+                                    {"max_reuse_s": -1.0}, {"max_reuse_s": float("nan")},
+                                    {"max_detect_hz": -1.0}])
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         GateConfig(**kwargs)  # type: ignore[arg-type]

@@ -202,3 +202,19 @@ def test_crop_is_bounded_and_refuses_boxes_outside() -> None:
     assert max(crop(image, (0, 0, 3000, 2000)).shape[:2]) == 480
     with pytest.raises(ValueError, match="outside"):
         crop(image, (5000, 5000, 5100, 5100))
+
+
+def test_a_container_whose_doors_no_camera_saw_gets_an_unknown_seal() -> None:
+    front, rear = number("MSCU123456"), number("TGHU765432")
+    box = (500.0, 150.0, 520.0, 170.0)
+    reads = [{"containers": [ContainerObservation(front, 0.9, (150, 60, 300, 100), position="front"),
+                             ContainerObservation(rear, 0.9, (350, 60, 500, 100), position="rear")],
+              "seals": [SealObservation("present", 0.9, box)]}] * 3
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    by_number = {s.container_number: s for s in passage.seals}
+    assert set(by_number) == {front, rear}
+    unseen = [s for s in passage.seals if s.state == "unknown"]
+    assert len(unseen) == 1
+    assert unseen[0].confidence == 0.0
+    assert unseen[0].evidence == ()
+    assert [s.state for s in passage.seals if s.state != "unknown"] == ["present"]
