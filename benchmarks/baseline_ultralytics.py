@@ -5,9 +5,11 @@ What a first version of the product would be: per camera one `YOLO(onnx)` with i
 reader on every plate and container-number box detected in every frame, and as the answer of each track the
 majority of its grammar-decoded reads. The boxes are taken by an ultralytics callback before its tracker runs,
 because `track()` returns confirmed tracks only, and at 4 fps it confirms few of the small, fast plate boxes
-(IoU matching); a read of a box no track holds counts as a track of its own. It reads no seals. To be scored like the lane pipeline, the tracks become passages:
-vehicle tracks of all cameras whose time spans overlap are one truck (the lane holds one truck at a time), and a
-text track belongs to the truck its span overlaps most. Each passage reports per plate role the answer with the
+(IoU matching); a read of a box no track holds counts as a track of its own. It reads no seals.
+
+To be scored like the lane pipeline, the tracks become passages: vehicle tracks of all cameras whose time spans
+overlap are one truck (the lane holds one truck at a time), and a text track belongs to the truck its span
+overlaps most. Each passage reports per plate role the answer with the
 most votes and every container number answered by a track.
 
 ultralytics must never reach the network or install a package while this runs: `YOLO_OFFLINE` and

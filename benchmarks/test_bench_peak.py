@@ -4,7 +4,8 @@
 Runtime's default intra-op pool, which the detector uses) and records the one-thread figure from a child process.
 `test_bench_detector_vs_peak` counts the detector's GFLOP from its ONNX graph (`benchmarks/model_cost.py`), times
 one inference (`session.run` on a letterboxed 1280×720 frame, no pre- or post-processing) and records the GFLOP/s
-achieved and its share of the all-cores peak. Best-of-rounds timings for both, so that the shares compare.
+achieved and its share of the all-cores peak, and of cores × the one-thread figure (on a shared VM the all-cores
+measurement is the one other load lowers most). Best-of-rounds timings for both, so that the shares compare.
 Under `--benchmark-disable` the matrices are 256² and each runs once.
 """
 
@@ -21,7 +22,7 @@ from vision.detector import DEFAULT_MODEL, Detector, letterbox, to_tensor
 
 pytestmark = [pytest.mark.benchmark(group="vision-detector-cost"), pytest.mark.timeout(1200)]
 
-N, QUICK_N, ROUNDS = 2048, 256, 5
+N, QUICK_N, ROUNDS = 2048, 256, 8
 _peak: dict[str, float] = {}
 
 
@@ -40,7 +41,7 @@ def test_bench_sgemm_peak(benchmark: BenchmarkFixture) -> None:
     best = _best_s(benchmark)
     gflops = 2.0 * n**3 / best / 1e9 if best else sgemm_gflops(n, 1)
     _peak["gflops"] = gflops
-    one_thread = sgemm_gflops_threads(1, n, ROUNDS if benchmark.enabled else 1)
+    one_thread = _peak["gflops_1_thread"] = sgemm_gflops_threads(1, n, ROUNDS if benchmark.enabled else 1)
     benchmark.extra_info.update({"n": n, "threads": os.cpu_count() or 1, "gflops": round(gflops, 2),
                                  "gflops_1_thread": round(one_thread, 2)})
     assert gflops > 0
@@ -63,6 +64,9 @@ def test_bench_detector_vs_peak(benchmark: BenchmarkFixture) -> None:
         achieved = gflop / best
         benchmark.extra_info.update({"latency_ms": round(1e3 * best, 1), "gflops": round(achieved, 2),
                                      "fraction_of_peak": round(achieved / peak, 3)})
+        if "gflops_1_thread" in _peak:
+            scaled = (os.cpu_count() or 1) * _peak["gflops_1_thread"]
+            benchmark.extra_info["fraction_of_scaled_1_thread"] = round(achieved / scaled, 3)
     assert 0.5 < gflop < 200  # YOLO11n at 544×960: Conv 8.05 (ultralytics: 6.3 at 640×640) + attention 0.10
     assert node_macs("Conv", [[1, 3, 8, 8], [16, 3, 3, 3], [16]], [[1, 16, 8, 8]]) == 16 * 8 * 8 * 3 * 3 * 3
     assert node_macs("MatMul", [[1, 2, 5, 32], [1, 2, 32, 7]], [[1, 2, 5, 7]]) == 2 * 5 * 7 * 32
