@@ -69,20 +69,27 @@ class FrameGate:
     def __init__(self, config: GateConfig | None = None) -> None:
         self.config = config or GateConfig()
         self._refs: dict[str, _Reference] = {}
+        self._last_thumb: tuple[str, int, npt.NDArray[np.int16]] | None = None  # made by `decide`, kept by `detected`
         self.counts = {"detect": 0, "reuse": 0, "skip": 0}
 
     def decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> Decision:
+        self._last_thumb = None
         decision = self._decide(camera, image, t_s)
         self.counts[decision] += 1
         return decision
 
     def detected(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> None:
-        """The detector has just seen `image`: it is the camera's new reference."""
-        self._refs[camera] = _Reference(thumbnail(image, self.config.cell_px), t_s)
+        """The detector has just seen `image`: it is the camera's new reference (its thumbnail, if `decide` has
+        just made it, is not made twice)."""
+        last, self._last_thumb = self._last_thumb, None
+        same = last is not None and last[0] == camera and last[1] == id(image)
+        thumb = last[2] if last is not None and same else thumbnail(image, self.config.cell_px)
+        self._refs[camera] = _Reference(thumb, t_s)
 
     def forget(self, camera: str) -> None:
         """The camera's last answer is no longer valid (a frame was lost or refused): detect next time."""
         self._refs.pop(camera, None)
+        self._last_thumb = None
 
     def _decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> Decision:
         ref = self._refs.get(camera)
@@ -94,6 +101,7 @@ class FrameGate:
         if not since < self.config.max_reuse_s:
             return "detect"
         thumb = thumbnail(image, self.config.cell_px)
+        self._last_thumb = (camera, id(image), thumb)
         if thumb.shape != ref.thumb.shape:
             return "detect"
         change = int(np.abs(thumb - ref.thumb).max()) if thumb.size else 0

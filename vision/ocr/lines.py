@@ -16,18 +16,24 @@ class CropError(ValueError):
     """A crop that cannot be read: empty, too small, wrong type or shape."""
 
 
+def as_bgr(image: object, name: str, error: type[ValueError]) -> np.ndarray:
+    """A BGR uint8 array from a BGR, grey or BGRA uint8 array; anything else raises `error` naming `name`."""
+    if not isinstance(image, np.ndarray):
+        raise error(f"{name} must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise error(f"{name} must be uint8, got {image.dtype}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[:, :, :3])
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise error(f"{name} must have shape (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
+    return image
+
+
 def check_crop(crop: object) -> np.ndarray:
     """A BGR uint8 image of at least 4×4 pixels, shrunk when a side exceeds `MAX_SIDE`; else `CropError`."""
-    if not isinstance(crop, np.ndarray):
-        raise CropError(f"crop must be a numpy array, got {type(crop).__name__}")
-    if crop.dtype != np.uint8:
-        raise CropError(f"crop must be uint8, got {crop.dtype}")
-    if crop.ndim == 2:
-        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-    elif crop.ndim == 3 and crop.shape[2] == 4:
-        crop = np.ascontiguousarray(crop[:, :, :3])
-    if crop.ndim != 3 or crop.shape[2] != 3:
-        raise CropError(f"crop must have shape (H, W), (H, W, 3) or (H, W, 4), got {crop.shape}")
+    crop = as_bgr(crop, "crop", CropError)
     h, w = crop.shape[:2]
     if h < 4 or w < 4:
         raise CropError(f"crop must be at least 4x4 pixels, got {w}x{h}")

@@ -28,16 +28,21 @@ class ModelNotFoundError(RuntimeError):
     """The recognition model file is not installed where it was expected."""
 
 
-def default_model_path() -> Path:
-    """The rec model inside an installed wheel, found without importing the package (its code is not used)."""
-    for package, name in MODEL_CANDIDATES:
+def installed_model(candidates: tuple[tuple[str, str], ...], what: str) -> Path:
+    """A model file inside an installed wheel (`models/NAME` of a package), found without importing the package
+    (its code is not used); `ModelNotFoundError` names `what` and how to install it."""
+    for package, name in candidates:
         spec = importlib.util.find_spec(package)
         for location in list(spec.submodule_search_locations or []) if spec else []:
             path = Path(location) / "models" / name
             if path.is_file():
                 return path
-    raise ModelNotFoundError(
-        "no PP-OCR recognition model installed (pip install --no-deps rapidocr_onnxruntime==1.4.4)")
+    raise ModelNotFoundError(f"no {what} installed (pip install --no-deps rapidocr_onnxruntime==1.4.4)")
+
+
+def default_model_path() -> Path:
+    """The PP-OCR recognition model of the rapidocr wheel."""
+    return installed_model(MODEL_CANDIDATES, "PP-OCR recognition model")
 
 
 class RecognitionModel:

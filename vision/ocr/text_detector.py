@@ -14,7 +14,6 @@ the pre- and post-processing are written here:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from vision.ocr.model import ModelNotFoundError
+from vision.ocr.lines import as_bgr
+from vision.ocr.model import installed_model
 
 log = logging.getLogger(__name__)
 
@@ -89,29 +89,13 @@ class TextLines:
 
 
 def default_detection_model() -> Path:
-    """The DBNet model inside an installed wheel, found without importing the package (its code is not used)."""
-    for package, name in DETECTION_MODELS:
-        spec = importlib.util.find_spec(package)
-        for location in list(spec.submodule_search_locations or []) if spec else []:
-            path = Path(location) / "models" / name
-            if path.is_file():
-                return path
-    raise ModelNotFoundError(
-        "no PP-OCR text detection model installed (pip install --no-deps rapidocr_onnxruntime==1.4.4)")
+    """The PP-OCR DBNet text detection model of the rapidocr wheel."""
+    return installed_model(DETECTION_MODELS, "PP-OCR text detection model")
 
 
 def check_image(image: object) -> np.ndarray:
     """A BGR uint8 image (grey and BGRA are converted) within the size limits, else `TextDetectionError`."""
-    if not isinstance(image, np.ndarray):
-        raise TextDetectionError(f"image must be a numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise TextDetectionError(f"image must be uint8, got {image.dtype}")
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = np.ascontiguousarray(image[:, :, :3])
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise TextDetectionError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
+    image = as_bgr(image, "image", TextDetectionError)
     h, w = image.shape[:2]
     if min(h, w) < MIN_INPUT_SIDE:
         raise TextDetectionError(f"image must be at least {MIN_INPUT_SIDE}x{MIN_INPUT_SIDE} pixels, got {w}x{h}")
