@@ -20,13 +20,12 @@ Its tracker needs `lap` (pinned in requirements-train.lock); without it ultralyt
 
 from __future__ import annotations
 
-import heapq
 import importlib.util
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -40,7 +39,7 @@ from datasets.sources import Frame, RecordingSource
 from vision.detector import DEFAULT_MODEL
 from vision.ocr import TextReader
 from vision.reader import ReaderConfig
-from vision.replay import _container_hits, _plate_hits, match_passages
+from vision.replay import container_hits, match_passages, merged_frames, plate_hits, share
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +206,7 @@ def run_baseline(recording_dir: str | Path, *, text: TextReader, max_frames: int
     frames, epoch, last_t = 0, None, float("-inf")
     started = time.monotonic()
     try:
-        for frame in _merged(sources):
+        for frame in merged_frames(sources):
             if max_frames is not None and frames >= max_frames:
                 break
             if frame.t < start_t:
@@ -235,14 +234,10 @@ def score(recording_dir: str | Path, run: BaselineRun) -> Scores:
     """`vision.replay`'s scoring: truth passages entered before the last frame, matched by media-time overlap."""
     truth = [p for p in Recording.open(recording_dir).passages() if p.t_enter <= run.last_t]
     pairs = match_passages(truth, run.passages, run.epoch_utc)
-    return Scores(len(truth), len(pairs), _share(_plate_hits(truth, pairs)), _share(_container_hits(truth, pairs)))
+    return Scores(len(truth), len(pairs), share(plate_hits(truth, pairs)), share(container_hits(truth, pairs)))
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
-
-def _merged(sources: list[RecordingSource]) -> Iterator[Frame]:
-    return heapq.merge(*sources, key=lambda frame: frame.t)
-
 
 def _crop(image: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.ndarray:
     """The box grown by `pad` (shares of its width, height), clipped to the image: as the project's reader crops."""
@@ -320,6 +315,3 @@ def _plate_read(role: str, counts: Counter[tuple[str, str]]) -> PlateRead:
     fmt = family if family in ("vn", "cn") else "unknown"
     return PlateRead(text=text, format=fmt, role=role, confidence=round(votes / sum(counts.values()), 4))  # type: ignore[arg-type]
 
-
-def _share(hits: list[bool]) -> float:
-    return round(sum(hits) / len(hits), 4) if hits else 0.0

@@ -56,6 +56,8 @@ class ReplayReport:
     seal_unseen_unknown: float = 0.0
     passages: tuple[VehiclePassage, ...] = ()
     """The passages emitted, in order (not part of the JSON)."""
+    misses: tuple[dict[str, Any], ...] = ()
+    """One entry per truth passage with any field wrong: truth beside what was read (see `passage_misses`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-able dict: the keys of issue 3 and a few more."""
@@ -68,6 +70,7 @@ class ReplayReport:
             "corrupt_frames": self.corrupt_frames,
             "wall_s": round(self.wall_s, 3), "fps": round(self.fps, 3), "latency_ms": self.latency_ms,
             "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()}, "counters": self.counters,
+            "misses": list(self.misses),
         }
 
     def summary(self) -> str:
@@ -83,6 +86,8 @@ class ReplayReport:
             f" {self.seal_unseen_unknown:.0%} reported unknown)",
             f"latency ms: p50 {_ms(lat['p50'])}, p99 {_ms(lat['p99'])}",
             f"stage ms/frame: {stages}",
+            *(f"  miss {m['passage']} ({', '.join(m['conditions']) or 'clear'}): {', '.join(m['wrong'])}"
+              for m in self.misses),
         ])
 
 
@@ -102,7 +107,7 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
     frames = 0
     started = time.monotonic()
     try:
-        for frame in _merged(sources):
+        for frame in merged_frames(sources):
             if max_frames is not None and frames >= max_frames:
                 break
             frames += 1
@@ -116,15 +121,16 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
     wall = time.monotonic() - started
     truth = [p for p in recording.passages() if p.t_enter <= last_t]
     pairs = match_passages(truth, emitted, epoch or 0.0)
-    unseen = _seal_hits(truth, pairs, seen=False)
+    unseen = seal_hits(truth, pairs, seen=False)
     return ReplayReport(
         recording=str(recording_dir), passages_truth=len(truth), passages_found=len(pairs),
-        passages_emitted=len(emitted), plate_accuracy=_share(_plate_hits(truth, pairs)),
-        container_accuracy=_share(_container_hits(truth, pairs)), seal_accuracy=_share(_seal_hits(truth, pairs)),
-        seals_unseen=len(unseen), seal_unseen_unknown=_share(unseen),
+        passages_emitted=len(emitted), plate_accuracy=share(plate_hits(truth, pairs)),
+        container_accuracy=share(container_hits(truth, pairs)), seal_accuracy=share(seal_hits(truth, pairs)),
+        seals_unseen=len(unseen), seal_unseen_unknown=share(unseen),
         frames=frames, corrupt_frames=sum(s.stats.corrupt + s.stats.missing for s in sources), wall_s=wall,
         fps=frames / wall if wall > 0 else 0.0, latency_ms=_percentiles(lane.latencies_ms),
-        stage_ms=lane.stage_means_ms(), counters=dict(lane.counters), passages=tuple(emitted))
+        stage_ms=lane.stage_means_ms(), counters=dict(lane.counters), passages=tuple(emitted),
+        misses=tuple(passage_misses(truth, pairs)))
 
 
 def match_passages(truth: Sequence[PassageTruth], emitted: Sequence[VehiclePassage],
@@ -153,12 +159,13 @@ def _open(recording_dir: str | Path) -> Recording:
         raise SourceError(str(exc)) from None
 
 
-def _merged(sources: list[RecordingSource]) -> Iterator[Frame]:
+def merged_frames(sources: list[RecordingSource]) -> Iterator[Frame]:
     """All cameras' frames in media-time order; ties keep the camera order."""
     return heapq.merge(*sources, key=lambda frame: frame.t)
 
 
-def _plate_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+def plate_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+    """Per truth passage: its matched passage's tractor plate (or unknown-role plate) reads as the truth plate."""
     hits: list[bool] = []
     for i, t in enumerate(truth):
         passage = pairs.get(i)
@@ -168,7 +175,8 @@ def _plate_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage])
     return hits
 
 
-def _container_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+def container_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[bool]:
+    """Per truth container: its number is among its matched passage's container numbers."""
     hits: list[bool] = []
     for i, t in enumerate(truth):
         passage = pairs.get(i)
@@ -177,7 +185,7 @@ def _container_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassa
     return hits
 
 
-def _seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], *, seen: bool = True) -> list[bool]:
+def seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], *, seen: bool = True) -> list[bool]:
     """Per truth container with doors `seen` (or not): its seal read has the truth state (unseen: `unknown`)."""
     hits: list[bool] = []
     for i, t in enumerate(truth):
@@ -192,6 +200,33 @@ def _seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], 
     return hits
 
 
+def passage_misses(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[dict[str, Any]]:
+    """Per truth passage that any score counts wrong: which fields, the truth, and what the matched passage read.
+    The scores above decide what is wrong; this only lays it out, so a person can see why."""
+    plates, numbers, seals = plate_hits(truth, pairs), iter(container_hits(truth, pairs)), iter(seal_hits(truth, pairs))
+    misses = []
+    for i, t in enumerate(truth):
+        passage = pairs.get(i)
+        wrong = [] if passage else ["not found"]
+        if not plates[i]:
+            wrong.append("plate")
+        if not all([next(numbers) for _ in t.containers]):
+            wrong.append("container")
+        if not all([next(seals) for c in t.containers if doors_seen(c)]):
+            wrong.append("seal")
+        if wrong:
+            misses.append({
+                "passage": t.passage_id, "t_enter": round(t.t_enter, 2), "conditions": list(t.conditions),
+                "wrong": wrong, "plate": t.tractor_plate.text,
+                "plates_read": [p.text for p in passage.plates] if passage else [],
+                "containers": [c.number for c in t.containers],
+                "containers_read": [c.number for c in passage.containers] if passage else [],
+                "seals": ["present" if c.seal.present else "absent" for c in t.containers if doors_seen(c)],
+                "seals_read": [s.state for s in passage.seals] if passage else [],
+            })
+    return misses
+
+
 def doors_seen(container: ContainerTruth) -> bool:
     """The rear of a truck shows the doors of its single or rear box; the front box's doors face the rear box."""
     return container.position != "front"
@@ -202,7 +237,8 @@ def plain(text: str) -> str:
     return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
-def _share(hits: list[bool]) -> float:
+def share(hits: list[bool]) -> float:
+    """The fraction of hits, rounded for reports; 0 when there is nothing to score."""
     return round(sum(hits) / len(hits), 4) if hits else 0.0
 
 

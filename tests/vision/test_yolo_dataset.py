@@ -16,6 +16,10 @@ import pytest
 
 from datasets.recording import OBJECT_CLASSES, ObjectTruth, Recording
 from datasets.synth import generate
+from vision.seals.data import SHARED
+from vision.training.pseudo_labels import DEFAULT_FILE as PSEUDO_FILE
+from vision.training.pseudo_labels import PSEUDO_CLASSES, load_pseudo_labels
+from vision.training.pseudo_labels import main as pseudo_main
 from vision.training.yolo_dataset import (
     CLASS_ID,
     DatasetError,
@@ -25,8 +29,10 @@ from vision.training.yolo_dataset import (
     frame_passage,
     label_file,
     listed_images,
+    oversampled_list,
     parse_real_label,
     passage_split,
+    real_split,
     write_data_yaml,
     yolo_line,
 )
@@ -186,23 +192,85 @@ def test_parse_real_label_refuses_records_without_an_image(record: object) -> No
         parse_real_label(record)
 
 
-def test_export_real_writes_downscaled_images_and_lists(tmp_path: Path) -> None:
+def test_export_real_splits_by_passage_and_adds_pseudo_labels_to_training_images(tmp_path: Path) -> None:
     source = tmp_path / "src"
     (source / "images").mkdir(parents=True)
-    cv2.imwrite(str(source / "images" / "one.jpg"), np.full((540, 1920, 3), 90, np.uint8))
+    for name in ("p0", "p1", "p2", "p3", "p4"):
+        cv2.imwrite(str(source / "images" / f"{name}.jpg"), np.full((540, 1920, 3), 90, np.uint8))
     (source / "images" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
-    lines = [
-        {"image": "images/one.jpg", "text_boxes": [{"kind": "number", "xyxy": [960, 270, 1920, 540]}],
-         "door_handles": [{"state": "unsealed", "xyxy": [0, 0, 192, 54]}]},
-        {"image": "images/broken.jpg", "text_boxes": [], "door_handles": None},
-        {"image": "../../etc/passwd", "text_boxes": [], "door_handles": None},
-    ]
+    number = [{"kind": "number", "xyxy": [960, 270, 1920, 540]}]
+    handle = [{"state": "unsealed", "xyxy": [0, 0, 192, 54]}]
+    lines = [{"image": f"images/{name}.jpg", "container": name, "text_boxes": number,
+              "door_handles": handle if name in ("p0", "p1") else None} for name in ("p0", "p1", "p2", "p3", "p4")]
+    lines += [{"image": "images/broken.jpg", "container": "p2", "text_boxes": [], "door_handles": None},
+              {"image": "../../etc/passwd", "container": "p4", "text_boxes": [], "door_handles": None}]
     (source / "labels.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n{not json\n")
-    counts = export_real(source / "labels.jsonl", source, tmp_path / "out", max_width=960)
-    assert counts == {"images": 1, "door_images": 1, "bad_records": 1, "bad_images": 2}
-    images = listed_images(tmp_path / "out" / "all.txt")
-    assert images == [tmp_path / "out" / "images" / "one.jpg"]
-    assert _shape(images[0]) == (270, 960, 3)
-    assert _parse(label_file(images[0])) == [(CLASS_ID["container_number"], 0.75, 0.75, 0.5, 0.5),
-                                             (CLASS_ID["door_handle"], 0.05, 0.05, 0.1, 0.1)]
-    assert count_labels([label_file(images[0]), tmp_path / "missing.txt"])["door_handle"] == 1
+    whole = ("container", (0.0, 0.0, 1920.0, 540.0))
+    pseudo = {"images/p0.jpg": (whole,), "images/p1.jpg": (whole,)}
+    out = tmp_path / "out"
+
+    counts = export_real(source / "labels.jsonl", source, out, max_width=960, pseudo=pseudo)
+
+    assert counts == {"images": 5, "train": 3, "val": 2, "door_images": 1, "pseudo_boxes": 1, "bad_records": 1,
+                      "bad_images": 2}
+    image = out / "images"
+    assert listed_images(out / "train.txt") == [image / "p0.jpg", image / "p2.jpg", image / "p4.jpg"]
+    assert listed_images(out / "val.txt") == [image / "p1.jpg", image / "p3.jpg"]  # sorted places 1 and 3
+    assert listed_images(out / "doors.txt") == [image / "p1.jpg"]  # held out, handles labelled
+    assert _shape(image / "p0.jpg") == (270, 960, 3)
+    number_row = (CLASS_ID["container_number"], 0.75, 0.75, 0.5, 0.5)
+    handle_row = (CLASS_ID["door_handle"], 0.05, 0.05, 0.1, 0.1)
+    assert _parse(label_file(image / "p0.jpg")) == [number_row, handle_row, (CLASS_ID["container"], 0.5, 0.5, 1, 1)]
+    assert _parse(label_file(image / "p1.jpg")) == [number_row, handle_row]  # scored: no pseudo boxes
+    assert count_labels([label_file(image / "p1.jpg"), tmp_path / "missing.txt"])["door_handle"] == 1
+
+
+def test_oversampled_list_repeats_each_image(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_text("./images/a.jpg\n./images/b.jpg\n")
+    listing = oversampled_list(tmp_path / "train.txt", 3)
+    assert listing is not None
+    assert listing.parent == tmp_path
+    assert [p.name for p in listed_images(listing)] == ["a.jpg", "b.jpg"] * 3
+    assert oversampled_list(tmp_path / "train.txt", 0) is None
+    assert oversampled_list(tmp_path / "missing.txt", 3) is None
+
+
+def test_real_split_holds_out_four_of_ten_passages() -> None:
+    passages = [f"{n:03d}" for n in range(10)]
+    held_out = [p for p in passages if real_split(p, passages) == "val"]
+    assert held_out == ["001", "003", "006", "008"]
+    assert real_split("003", reversed(passages)) == "val"  # by sorted place, not by order of appearance
+
+
+def test_shipped_pseudo_labels_load_and_bad_lines_are_skipped(tmp_path: Path) -> None:
+    shipped = load_pseudo_labels(PSEUDO_FILE)
+    assert len(shipped) == 50
+    assert {cls for boxes in shipped.values() for cls, _ in boxes} <= set(PSEUDO_CLASSES)
+    path = tmp_path / "pseudo.jsonl"
+    good = {"image": "a.jpg", "boxes": [{"cls": "vehicle", "xyxy": [0, 0, 10, 10], "confidence": 0.9}]}
+    bad = [{"image": "b.jpg", "boxes": [{"cls": "plate", "xyxy": [0, 0, 10, 10]}]},
+           {"image": "c.jpg", "boxes": [{"cls": "vehicle", "xyxy": [5, 0, 1, 10]}]},
+           {"image": "d.jpg", "boxes": [{"cls": "vehicle", "xyxy": [0, 0, "nan", 10]}]}, {"image": "e.jpg"}]
+    path.write_text("\n".join(json.dumps(x) for x in [good, *bad]) + "\n[1, 2\n")
+    assert load_pseudo_labels(path) == {"a.jpg": (("vehicle", (0.0, 0.0, 10.0, 10.0)),)}
+
+
+@pytest.mark.skipif(not (SHARED / "labels.jsonl").is_file(), reason="the shared containervision images are not here")
+def test_pseudo_labels_command_labels_trucks_in_real_images_and_skips_unreadable_ones(tmp_path: Path) -> None:
+    source = tmp_path / "real"
+    (source / "images").mkdir(parents=True)
+    record = json.loads((SHARED / "labels.jsonl").read_text().splitlines()[1])
+    (source / record["image"]).write_bytes((SHARED / record["image"]).read_bytes())
+    (source / "images" / "cut.jpg").write_bytes((SHARED / record["image"]).read_bytes()[:300])
+    lines = [record, {"image": "images/cut.jpg"}, {"image": "images/missing.jpg"}]
+    (source / "labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + "not json\n")
+    out = tmp_path / "pseudo.jsonl"
+
+    assert pseudo_main(["--real", str(source), "--out", str(out)]) == 0
+
+    labels = load_pseudo_labels(out)
+    assert list(labels) == [record["image"]]
+    classes = [cls for cls, _ in labels[record["image"]]]
+    assert "container" in classes  # the side view of a loaded truck: the teacher finds its container
+    assert set(classes) <= set(PSEUDO_CLASSES)
+    assert all(0 <= box[0] < box[2] <= 1920 and 0 <= box[1] < box[3] <= 1080 for _, box in labels[record["image"]])

@@ -97,10 +97,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute on a CPU) that checks the "
                         "whole pipeline; its model detects nothing useful")
     real = parser.add_mutually_exclusive_group()
-    real.add_argument("--real", type=Path, metavar="DIR", help="real images to evaluate on: the containervision "
-                      "folder (labels.jsonl) or one exported from it (default: ../shared/datasets/containervision "
-                      "when present)")
-    real.add_argument("--no-real", action="store_true", help="evaluate on the held-out synthetic split only")
+    real.add_argument("--real", type=Path, metavar="DIR", help="real images to train on (some passages) and score "
+                      "(the others): the containervision folder (labels.jsonl) or one exported from it (default: "
+                      "../shared/datasets/containervision when present)")
+    real.add_argument("--no-real", action="store_true", help="synthetic images only, for training and scoring")
+    parser.add_argument("--real-oversample", type=_count, metavar="N",
+                        help="list each real training image N times (0: score the real images, do not train on them)")
     parser.add_argument("--device", type=_device, default="auto",
                         help="auto (default: the first GPU if there is one, else the CPU), cpu, or a CUDA index")
     parser.add_argument("--epochs", type=_positive_int)
@@ -132,7 +134,8 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
     overrides: dict[str, Any] = {
         "train_seeds": args.train_seeds, "val_seeds": args.val_seeds, "duration_s": args.duration,
         "imgsz": args.imgsz, "epochs": args.epochs, "time_h": args.time_h, "batch": args.batch,
-        "workers": args.workers, "model": args.model, "warmup_epochs": args.warmup_epochs, "device": args.device,
+        "workers": args.workers, "model": args.model, "real_oversample": args.real_oversample,
+        "warmup_epochs": args.warmup_epochs, "device": args.device,
         "export_imgsz": tuple(args.export_imgsz) if args.export_imgsz else None,
         "cache": None if args.cache is None else (False if args.cache == "none" else args.cache),
     }
@@ -149,7 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"smartgate: error: seeds {sorted(overlap)} are both trained on and held out", file=sys.stderr)
         return EXIT_USAGE
     if args.real is not None and not _is_real_folder(args.real):
-        print(f"smartgate: error: --real {args.real}: no labels.jsonl (containervision) or all.txt (exported) there",
+        print(f"smartgate: error: --real {args.real}: no labels.jsonl (containervision) or val.txt (exported) there",
               file=sys.stderr)
         return EXIT_USAGE
     from vision.training.train import run
@@ -162,11 +165,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _is_real_folder(folder: Path) -> bool:
-    return (folder / "labels.jsonl").is_file() or (folder / "all.txt").is_file()
+    return (folder / "labels.jsonl").is_file() or (folder / "val.txt").is_file()
 
 
 def _real_images(args: argparse.Namespace) -> Path | None:
-    """An exported real-image folder to evaluate on, exporting the containervision labels first if need be."""
+    """An exported real-image folder, exporting the containervision labels (with the shipped pseudo-labels for the
+    classes they do not label) first if need be."""
     if args.no_real:
         return None
     source: Path | None = args.real
@@ -177,12 +181,13 @@ def _real_images(args: argparse.Namespace) -> Path | None:
             log.warning("no real images at %s: the metrics will have synthetic figures only", SHARED)
             return None
         source = SHARED
-    if (source / "all.txt").is_file():
+    if (source / "val.txt").is_file():
         return source
+    from vision.training.pseudo_labels import DEFAULT_FILE, load_pseudo_labels
     from vision.training.yolo_dataset import export_real
 
     target: Path = args.out / "real"
-    counts = export_real(source / "labels.jsonl", source, target)
+    counts = export_real(source / "labels.jsonl", source, target, pseudo=load_pseudo_labels(DEFAULT_FILE))
     log.info("real images from %s exported to %s: %s", source, target, counts)
     return target
 
@@ -197,7 +202,7 @@ def train_summary(report: dict[str, Any], metrics_file: Path) -> str:
              f"  onnx     {report.get('onnx')} ({report.get('onnx_bytes', 0) / 1e6:.1f} MB, input "
              f"{'x'.join(map(str, report.get('recipe', {}).get('export_imgsz', ())))})",
              f"  metrics  {metrics_file}"]
-    for key, title in (("synthetic_val", "held-out synthetic"), ("real", "real images")):
+    for key, title in (("synthetic_val", "held-out synthetic"), ("real", "held-out real images")):
         if key in report:
             figures = " ".join(f"{cls} {row['map50']:.3f}" for cls, row in report[key].items()) or "none"
             lines.append(f"  mAP50 {title}: {figures}")

@@ -30,6 +30,7 @@ from vision.training.yolo_dataset import (
     export_recording,
     label_file,
     listed_images,
+    oversampled_list,
     write_data_yaml,
 )
 
@@ -67,6 +68,7 @@ class Recipe:
     amp: bool = True  # mixed precision on CUDA (the self-check that would download a model is skipped)
     device: str = "auto"  # "auto" (the first GPU when there is one, else the CPU), "cpu", or a CUDA index "0"
     opset: int = 18  # the exporter (torch.onnx dynamo) writes 18 natively; converting down broke Split
+    real_oversample: int = 40  # each real training image listed this often (0: real images are only scored)
     augment: dict[str, float] = field(default_factory=lambda: dict(AUGMENT))
 
 
@@ -75,7 +77,7 @@ class Recipe:
 #: at 256 px.
 QUICK = Recipe(train_seeds=(2,), val_seeds=(3,), duration_s=16.0, fps=1.0, trucks_per_hour=900.0,
                frame_size=(480, 270), imgsz=256, export_imgsz=(160, 256), epochs=1, batch=8, workers=0, cache=False,
-               warmup_epochs=0.0, close_mosaic=0)
+               warmup_epochs=0.0, close_mosaic=0, real_oversample=1)
 
 
 @dataclass
@@ -129,9 +131,11 @@ def generate_recordings(out: Path, seeds: Sequence[int], recipe: Recipe, process
         return list(pool.map(_generate_one, [out] * len(seeds), seeds, [recipe] * len(seeds)))
 
 
-def build_dataset(recordings: Sequence[Path], val_seeds: Sequence[int], root: Path) -> ExportStats:
-    """YOLO dataset: recordings of `val_seeds` are held out whole; the rest train. A dataset left in `root` by an
-    earlier run is removed first: its frames could belong to another recipe, or to the other split."""
+def build_dataset(recordings: Sequence[Path], val_seeds: Sequence[int], root: Path,
+                  real_train: Path | None = None) -> ExportStats:
+    """YOLO dataset: recordings of `val_seeds` are held out whole; the rest train, with the images of the list
+    `real_train` beside them. A dataset left in `root` by an earlier run is removed first: its frames could belong
+    to another recipe, or to the other split."""
     for folder in ("images", "labels"):
         shutil.rmtree(root / folder, ignore_errors=True)
     total = ExportStats()
@@ -139,14 +143,15 @@ def build_dataset(recordings: Sequence[Path], val_seeds: Sequence[int], root: Pa
         recording = Recording.open(path)
         held_out = recording.meta.seed in set(val_seeds)
         total.merge(export_recording(recording, root, split="val" if held_out else "train"))
-    write_data_yaml(root / "data.yaml", root)
+    train = ["images/train", str(real_train.resolve())] if real_train is not None else "images/train"
+    write_data_yaml(root / "data.yaml", root, train=train)
     return total
 
 
 def real_data_yamls(real_root: Path) -> dict[str, Path]:
-    """Data files for the real images: `all` scores container_number and size_type, `doors` door_handle."""
+    """Data files for the held-out real images: `val` scores container_number and size_type, `doors` door_handle."""
     yamls = {}
-    for name in ("all", "doors"):
+    for name in ("val", "doors"):
         listing = real_root / f"{name}.txt"
         if listing.is_file() and listing.read_text().strip():
             yamls[name] = write_data_yaml(real_root / f"{name}.yaml", real_root, train=listing.name, val=listing.name)
@@ -233,8 +238,9 @@ def run(recipe: Recipe, out: Path, *, real_root: Path | None = None, onnx_target
     """Generate, export, train, evaluate, export ONNX; returns (and writes) the metrics.
 
     Writes `out/detector.pt` (weights, for export and fine-tuning), the ONNX model (default `out/detector.onnx`)
-    and the metrics (default `out/metrics.json`). `real_root` is a folder written by `yolo_dataset.export_real`;
-    without it the metrics have no real-image figures. Ultralytics' own output goes to `train_log` if given.
+    and the metrics (default `out/metrics.json`). `real_root` is a folder written by `yolo_dataset.export_real`: its
+    training passages join the training set (`recipe.real_oversample` times each), its held-out passages are
+    scored; without it the model sees no real image. Ultralytics' own output goes to `train_log` if given.
     """
     onnx_target = onnx_target or out / "detector.onnx"
     metrics_file = metrics_file or out / "metrics.json"
@@ -245,7 +251,9 @@ def run(recipe: Recipe, out: Path, *, real_root: Path | None = None, onnx_target
         recordings = generate_recordings(out / "recordings", recipe.train_seeds + recipe.val_seeds, recipe,
                                          processes)
     with timer.stage("dataset"):
-        stats = build_dataset(recordings, recipe.val_seeds, out / "yolo")
+        real_train = (oversampled_list(real_root / "train.txt", recipe.real_oversample)
+                      if real_root is not None else None)
+        stats = build_dataset(recordings, recipe.val_seeds, out / "yolo", real_train)
     log.info("dataset: %s", stats)
     if not stats.images.get("train") or not stats.images.get("val") or not sum(stats.objects.values()):
         raise TrainingError(f"the recipe's seeds gave nothing to learn: frames {stats.images}, no truck in view")
@@ -264,7 +272,8 @@ def run(recipe: Recipe, out: Path, *, real_root: Path | None = None, onnx_target
     report.update({
         "recipe": asdict(recipe), "classes": list(OBJECT_CLASSES),
         "data": {"images": stats.images, "objects": stats.objects, "skipped_boxes": stats.skipped_boxes,
-                 "recordings": len(recordings)},
+                 "recordings": len(recordings), "real_train_images": _listed(real_root, "train"),
+                 "real_val_images": _listed(real_root, "val"), "real_oversample": recipe.real_oversample},
         "seconds": timer.seconds, "device": _device_name(device), "epochs_run": _epochs_run(out / "runs"),
         "weights": str(weights), "onnx": str(onnx_target), "onnx_bytes": onnx_target.stat().st_size,
     })
@@ -300,11 +309,16 @@ def _output_to(train_log: Path | None) -> Iterator[None]:
 def _evaluate_real(weights: Path, real_root: Path, recipe: Recipe, project: Path) -> dict[str, Any]:
     yamls = real_data_yamls(real_root)
     real: dict[str, dict[str, float]] = {}
-    for name, classes in (("all", ("container_number", "size_type")), ("doors", ("door_handle",))):
+    for name, classes in (("val", ("container_number", "size_type")), ("doors", ("door_handle",))):
         if name in yamls:
             counts = count_labels(label_file(image) for image in listed_images(real_root / f"{name}.txt"))
             real.update(evaluate(weights, yamls[name], recipe, project, f"val_real_{name}", counts, classes))
     return {"real": {cls: real[cls] for cls in REAL_CLASSES if cls in real}}
+
+
+def _listed(real_root: Path | None, name: str) -> int:
+    listing = real_root / f"{name}.txt" if real_root is not None else None
+    return len(listed_images(listing)) if listing is not None and listing.is_file() else 0
 
 
 def _device_name(device: str | int) -> str:

@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -190,7 +190,8 @@ def listed_images(listing: Path) -> list[Path]:
     return images
 
 
-def write_data_yaml(path: Path, root: Path, *, train: str = "images/train", val: str = "images/val") -> Path:
+def write_data_yaml(path: Path, root: Path, *, train: str | list[str] = "images/train",
+                    val: str = "images/val") -> Path:
     """The ultralytics data file (JSON is valid YAML, so no YAML writer is needed)."""
     data = {"path": str(root.resolve()), "train": train, "val": val,
             "names": dict(enumerate(OBJECT_CLASSES))}
@@ -199,15 +200,21 @@ def write_data_yaml(path: Path, root: Path, *, train: str = "images/train", val:
     return path
 
 
-# --- real ContainerVision images: evaluation of the classes they label --------------------------------------------
+# --- real ContainerVision images: trained on (some passages) and scored (the others) ---------------------------
+
+#: Real passages held out from training, by place in the sorted passage ids (places 1, 3, 6, 8 of 10: 4 passages,
+#: 20 images). A split by passage, never by image: the five views of one truck show the same container.
+REAL_HELD_OUT_EVERY, REAL_HELD_OUT_PLACES = 5, (1, 3)
+
 
 @dataclass(frozen=True)
 class RealImage:
-    """One labelled real image: its file and the boxes of the classes it labels, in source pixels."""
+    """One labelled real image: its file, its passage and the boxes of the classes it labels, in source pixels."""
 
     image: str
     boxes: tuple[tuple[str, Box], ...]
     doors_labelled: bool
+    passage: str = ""
 
 
 def _box(value: object) -> Box | None:
@@ -248,31 +255,54 @@ def parse_real_label(record: object) -> RealImage:
         box = _box(handle.get("xyxy")) if isinstance(handle, dict) else None
         if box is not None:
             boxes.append(("door_handle", box))
-    return RealImage(record["image"], tuple(boxes), doors_labelled=isinstance(handles, list))
+    passage = record.get("container")
+    return RealImage(record["image"], tuple(boxes), doors_labelled=isinstance(handles, list),
+                     passage=passage if isinstance(passage, str) else Path(record["image"]).stem)
 
 
-def export_real(labels_file: Path, images_root: Path, out: Path, *, max_width: int = 960) -> dict[str, int]:
-    """Write the real images (downscaled to `max_width`) and their labels under `out`, with two image lists:
-    `all.txt` (every image: score container_number and size_type) and `doors.txt` (images whose door handles are
-    labelled: score door_handle). Returns counts; bad records and unreadable images are skipped and counted."""
-    counts = {"images": 0, "door_images": 0, "bad_records": 0, "bad_images": 0}
-    listed: dict[str, list[str]] = {"all": [], "doors": []}
+def real_split(passage: str, passages: Iterable[str]) -> Split:
+    """`val` for the held-out places of the sorted passage ids, `train` for the rest."""
+    place = sorted(set(passages)).index(passage)
+    return "val" if place % REAL_HELD_OUT_EVERY in REAL_HELD_OUT_PLACES else "train"
+
+
+def read_real_labels(labels_file: Path) -> tuple[list[RealImage], int]:
+    """The parsed records of a labels.jsonl, and how many lines were bad."""
+    images, bad = [], 0
     for line in labels_file.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         try:
-            real = parse_real_label(json.loads(line))
+            images.append(parse_real_label(json.loads(line)))
         except (ValueError, DatasetError):
-            counts["bad_records"] += 1
-            continue
-        written = _write_real(real, images_root, out, max_width)
+            bad += 1
+    return images, bad
+
+
+def export_real(labels_file: Path, images_root: Path, out: Path, *, max_width: int = 960,
+                pseudo: Mapping[str, Sequence[tuple[str, Box]]] | None = None) -> dict[str, int]:
+    """Write the real images (downscaled to `max_width`) and their labels under `out`, with three image lists:
+    `train.txt` (the training passages; their labels add `pseudo` boxes for the classes the images do not label),
+    `val.txt` (the held-out passages: score container_number and size_type) and `doors.txt` (held-out images whose
+    door handles are labelled: score door_handle). Returns counts; bad records and unreadable images are skipped."""
+    records, bad_records = read_real_labels(labels_file)
+    counts = {"images": 0, "train": 0, "val": 0, "door_images": 0, "pseudo_boxes": 0, "bad_records": bad_records,
+              "bad_images": 0}
+    listed: dict[str, list[str]] = {"train": [], "val": [], "doors": []}
+    passages = [real.passage for real in records]
+    for real in records:
+        split = real_split(real.passage, passages)
+        extra = tuple(pseudo.get(real.image, ())) if pseudo is not None and split == "train" else ()
+        written = _write_real(real, extra, images_root, out, max_width)
         if written is None:
             counts["bad_images"] += 1
             continue
         entry = f"./{written.relative_to(out).as_posix()}"  # ultralytics resolves './' against the list's folder
-        listed["all"].append(entry)
+        listed[split].append(entry)
         counts["images"] += 1
-        if real.doors_labelled:
+        counts[split] += 1
+        counts["pseudo_boxes"] += len(extra)
+        if real.doors_labelled and split == "val":
             listed["doors"].append(entry)
             counts["door_images"] += 1
     for name, paths in listed.items():
@@ -280,7 +310,19 @@ def export_real(labels_file: Path, images_root: Path, out: Path, *, max_width: i
     return counts
 
 
-def _write_real(real: RealImage, images_root: Path, out: Path, max_width: int) -> Path | None:
+def oversampled_list(listing: Path, times: int) -> Path | None:
+    """An image list naming each image of `listing` `times` times (beside it, so './' entries still resolve), or
+    None when there is nothing to list. Ultralytics samples every listed line, so this weights a small set."""
+    lines = [line for line in listing.read_text().splitlines() if line.strip()] if listing.is_file() else []
+    if not lines or times < 1:
+        return None
+    target = listing.with_name(f"{listing.stem}_x{times}.txt")
+    target.write_text("".join(line + "\n" for line in lines * times))
+    return target
+
+
+def _write_real(real: RealImage, extra: Sequence[tuple[str, Box]], images_root: Path, out: Path,
+                max_width: int) -> Path | None:
     source = (images_root / real.image).resolve()
     if not source.is_relative_to(images_root.resolve()) or not source.is_file():
         return None
@@ -294,7 +336,8 @@ def _write_real(real: RealImage, images_root: Path, out: Path, max_width: int) -
     target.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, 92]):
         return None
-    lines = [line for cls, box in real.boxes if (line := yolo_line(CLASS_ID[cls], box, width, height)) is not None]
+    lines = [line for cls, box in (*real.boxes, *extra)
+             if (line := yolo_line(CLASS_ID[cls], box, width, height)) is not None]
     label = out / "labels" / f"{Path(real.image).stem}.txt"
     label.parent.mkdir(parents=True, exist_ok=True)
     label.write_text("".join(line + "\n" for line in lines))
