@@ -74,7 +74,8 @@ def test_bench_lane_pipeline(benchmark: BenchmarkFixture, recording: Path) -> No
     meta = Recording.open(recording).meta
 
     def fresh() -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return (recording,), {"pipeline": LanePipeline.load(meta.lane_id, meta.direction),
+        views = {camera: cam.view for camera, cam in meta.cameras.items()}
+        return (recording,), {"pipeline": LanePipeline.load(meta.lane_id, meta.direction, views=views),
                               "max_frames": _max_frames(benchmark)}
 
     cpu: list[float] = []

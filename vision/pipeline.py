@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,7 @@ from vision.fusion import (
     PlateObservation,
     SealObservation,
 )
+from vision.fusion.observations import Position
 from vision.read_memory import TEXT_CLASSES, ReadMemory
 from vision.reader import ContainerResult, ImageReader, PlateResult, SealResult, rounded_box
 from vision.tracking import ByteTracker, EndedTrack, TrackerConfig
@@ -77,8 +78,10 @@ class LanePipeline:
     """`process(frame) -> [VehiclePassage]`; `flush()` at the end of the stream. One instance per lane."""
 
     def __init__(self, lane_id: str, direction: str, reader: ImageReader, *, evidence_dir: str | Path | None = None,
-                 config: PipelineConfig | None = None) -> None:
+                 config: PipelineConfig | None = None, views: Mapping[str, str] | None = None) -> None:
         self.config = config or PipelineConfig()
+        self.views = dict(views or {})
+        """Camera id → view (`front`, `rear`, `side_left`, ...): a rear camera's reads belong to the rear box."""
         self.reader = reader
         self.evidence = EvidenceStore(evidence_dir) if evidence_dir is not None else None
         self.fuser = PassageFuser(lane_id, direction, config=self.config.fusion, evidence=self.evidence)
@@ -94,9 +97,11 @@ class LanePipeline:
 
     @classmethod
     def load(cls, lane_id: str, direction: str, *, model: str | Path | None = None, threads: int | None = None,
-             evidence_dir: str | Path | None = None, config: PipelineConfig | None = None) -> LanePipeline:
+             evidence_dir: str | Path | None = None, config: PipelineConfig | None = None,
+             views: Mapping[str, str] | None = None) -> LanePipeline:
         """The pipeline with the shipped detector, OCR and seal models."""
-        return cls(lane_id, direction, ImageReader.load(model, threads), evidence_dir=evidence_dir, config=config)
+        return cls(lane_id, direction, ImageReader.load(model, threads), evidence_dir=evidence_dir, config=config,
+                   views=views)
 
     # -- per frame -------------------------------------------------------------------------------------------------
 
@@ -118,10 +123,11 @@ class LanePipeline:
         containers: list[ContainerObservation] = []
         seals: list[SealObservation] = []
         if image is not None and fresh and len(tracked_dets):
+            position = self._position_hint(frame.camera)
             with self._stage("ocr"):
-                plates, containers = self._read_text(frame.camera, image, tracked_dets)
+                plates, containers = self._read_text(frame.camera, image, tracked_dets, position)
             with self._stage("seals"):
-                seals = [_seal(s) for s in self.reader.read_seals(image, tracked_dets)]
+                seals = [_seal(s, position) for s in self.reader.read_seals(image, tracked_dets)]
         camera_frame = CameraFrame(camera=frame.camera, frame=frame.index, t_s=frame.t, ts_utc=frame.ts_utc,
                                    vehicles=tracked_dets, ended=ended, plates=plates, containers=containers,
                                    seals=seals, image=image if self.evidence is not None else None)
@@ -191,8 +197,14 @@ class LanePipeline:
             self.memory.forget(frame.camera, track.track_id)
         return tracked, ended
 
-    def _read_text(self, camera: str, image: np.ndarray,
-                   dets: Detections) -> tuple[list[PlateObservation], list[ContainerObservation]]:
+    def _position_hint(self, camera: str) -> Position:
+        """`rear` for a camera behind the truck: of two 20 ft boxes it sees only the rear one's doors and number (the
+        front box's doors face the rear box). Fusion orders the boxes and links door reads by this hint; without it
+        only the time each number was first seen orders them, and cameras do not see a truck at the same time."""
+        return "rear" if self.views.get(camera) == "rear" else "unknown"
+
+    def _read_text(self, camera: str, image: np.ndarray, dets: Detections,
+                   position: Position = "unknown") -> tuple[list[PlateObservation], list[ContainerObservation]]:
         """Plates and container numbers of one frame, two batched OCR calls, skipping crops read enough."""
         keys = self.memory.keys(camera, dets)
         readable = np.isin(dets.class_id, READ_CLASSES)
@@ -208,7 +220,7 @@ class LanePipeline:
         texts |= {row_of[key]: (c.number, c.check_digit_ok) for c in container_results
                   if (key := tuple(c.box)) in row_of}
         self.memory.remember(keys, dets, texts)
-        return [_plate(p) for p in plate_results], [_container(c) for c in container_results]
+        return [_plate(p) for p in plate_results], [_container(c, position) for c in container_results]
 
     # -- latency ---------------------------------------------------------------------------------------------------
 
@@ -252,11 +264,12 @@ def _plate(result: PlateResult) -> PlateObservation:
                             role=role)  # type: ignore[arg-type]
 
 
-def _container(result: ContainerResult) -> ContainerObservation:
+def _container(result: ContainerResult, position: Position = "unknown") -> ContainerObservation:
     return ContainerObservation(result.number, result.confidence, _as_box(result.box), size_type=result.size_type,
-                                check_digit_read=result.check_digit_ok)
+                                position=position, check_digit_read=result.check_digit_ok)
 
 
-def _seal(result: SealResult) -> SealObservation:
+def _seal(result: SealResult, position: Position = "unknown") -> SealObservation:
     state = result.state if result.state in ("present", "absent") else "unknown"
-    return SealObservation(state, result.confidence, _as_box(result.box), number=result.number)  # type: ignore[arg-type]
+    return SealObservation(state, result.confidence, _as_box(result.box), number=result.number,  # type: ignore[arg-type]
+                           position=position)

@@ -99,7 +99,9 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
         raise ValueError(f"max_frames must be >= 0, got {max_frames}")
     recording = _open(recording_dir)
     meta = recording.meta
-    lane = pipeline or LanePipeline.load(meta.lane_id, meta.direction, threads=threads, evidence_dir=evidence_dir)
+    views = {camera: cam.view for camera, cam in meta.cameras.items()}
+    lane = pipeline or LanePipeline.load(meta.lane_id, meta.direction, threads=threads, evidence_dir=evidence_dir,
+                                         views=views)
     sources = [RecordingSource(recording_dir, camera, realtime=realtime) for camera in sorted(meta.cameras)]
     emitted: list[VehiclePassage] = []
     epoch: float | None = None

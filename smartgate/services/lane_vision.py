@@ -102,7 +102,7 @@ def inference_threads(site: Site) -> int:
 
 def load_pipeline(site: Site, lane: Lane) -> LanePipeline:
     return LanePipeline.load(lane.id, lane.direction, threads=inference_threads(site),
-                             evidence_dir=evidence_dir(site, lane))
+                             evidence_dir=evidence_dir(site, lane), views={cam.id: cam.view for cam in lane.cameras})
 
 
 class Pipeline(Protocol):

@@ -108,6 +108,15 @@ def test_a_40ft_container_is_reported_alone() -> None:
     assert [(c.number, c.position) for c in passage.containers] == [(big, "single")]
 
 
+def test_a_chassis_or_equipment_number_is_not_a_container() -> None:
+    box, chassis, genset = number("SUDU438283"), number("SCOZ058286"), number("CXDJ000123")
+    reads = [{"containers": [ContainerObservation(box, 0.9, (150, 60, 500, 100))]}] * 3
+    reads += [{"containers": [ContainerObservation(chassis, 0.95, (150, 300, 300, 320)),
+                              ContainerObservation(genset, 0.95, (150, 330, 300, 350))]}] * 4
+    passage = run(PassageFuser("in-1", "in"), frames(reads))
+    assert [(c.number, c.position) for c in passage.containers] == [(box, "single")]
+
+
 @pytest.mark.parametrize(
     ("read_flags", "expected"),
     [

@@ -146,3 +146,11 @@ def test_a_standing_truck_is_detected_once_and_stays_tracked(recording: Path, re
     pipeline.process(Frame("rear", frame.index + 12, frame.t + 3.0, frame.ts_utc + 3.0, moved))
     assert pipeline.counters["detected"] == 2
     assert pipeline.counters["reads"] >= reads
+
+
+def test_reads_of_a_rear_camera_are_hinted_to_the_rear_box(reader: ImageReader) -> None:
+    pipeline = LanePipeline("in-1", "in", reader, views={"in-1-rear": "rear", "in-1-side": "side_left"})
+    assert pipeline._position_hint("in-1-rear") == "rear"
+    assert pipeline._position_hint("in-1-side") == "unknown"
+    assert pipeline._position_hint("not-in-the-site") == "unknown"
+    assert LanePipeline("in-1", "in", reader)._position_hint("in-1-rear") == "unknown"  # no views: no guessing

@@ -23,6 +23,9 @@ from vision.fusion.ballot import Ballot, Candidate, fused_confidence, top_vote
 from vision.fusion.observations import ContainerObservation, PlateObservation, SealObservation, Sighting
 
 VARIANT_DISTANCE = 2
+#: ISO 6346 category letters: U a freight container, J detachable equipment (a clip-on genset), Z a trailer or
+#: chassis. Only U is a container a truck carries through the gate; a J or Z number is equipment, or a misread.
+CONTAINER_CATEGORY = "U"
 #: Bound on one seal read's log-odds (P 0.95) and the least summed log-odds that decides a door (P 0.8).
 SEAL_LOGIT_CAP = math.log(0.95 / 0.05)
 SEAL_MARGIN = math.log(0.8 / 0.2)
@@ -141,6 +144,8 @@ class PassageEvidence:
         groups: list[_Container] = []
         weight = self.rules.invalid_check_digit_weight
         for number, candidate in self.numbers.ranked():
+            if number[3:4] != CONTAINER_CATEGORY:
+                continue
             home = next((g for g in groups if any(_close(number, v) for v in g.variants)), None)
             score = candidate.evidence * (1.0 if is_valid_iso6346(number) else weight)
             if home is None:
