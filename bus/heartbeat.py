@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from bus.messages import Heartbeat
 
@@ -85,14 +86,20 @@ class PeerLiveness:
             self._alive.pop(peer, None)
 
 
+StatusFn = Callable[[], tuple[Literal["ok", "degraded", "fault"], str]]
+"""This side's health for its heartbeats: status and a short detail (a barrier controller reports its faults)."""
+
+
 class HeartbeatSender:
     """Makes this side's ``Heartbeat`` messages when one is due, with an increasing sequence number."""
 
-    def __init__(self, sender: str, role: str, config: HeartbeatConfig, *, clock: Clock = time.monotonic) -> None:
+    def __init__(self, sender: str, role: str, config: HeartbeatConfig, *, clock: Clock = time.monotonic,
+                 status: StatusFn | None = None) -> None:
         self.sender = sender
         self.role = role
         self.config = config
         self._clock = clock
+        self._status = status
         self._seq = 0
         self._next_due = clock()
 
@@ -103,4 +110,5 @@ class HeartbeatSender:
         """The next heartbeat; the following one falls due one interval from now."""
         self._seq += 1
         self._next_due = self._clock() + self.config.interval_s
-        return Heartbeat(sender=self.sender, role=self.role, seq=self._seq)
+        status, detail = self._status() if self._status is not None else ("ok", "")
+        return Heartbeat(sender=self.sender, role=self.role, seq=self._seq, status=status, detail=detail)

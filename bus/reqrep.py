@@ -19,7 +19,7 @@ import zmq
 
 from bus.codec import MessageError, decode, encode
 from bus.curve import Security
-from bus.heartbeat import HeartbeatConfig, HeartbeatSender, PeerCallback, PeerLiveness
+from bus.heartbeat import HeartbeatConfig, HeartbeatSender, PeerCallback, PeerLiveness, StatusFn
 from bus.messages import AnyMessage, Heartbeat, Message, new_id
 from bus.transport import (
     REQUEST_PROTOCOL,
@@ -95,7 +95,7 @@ class Server(SocketOwner):
 
     def __init__(self, endpoint: str, handler: Handler, security: Security, *, name: str = "server",
                  cache_size: int = 4096, heartbeat: HeartbeatConfig | None = None,
-                 on_peer_change: PeerCallback | None = None) -> None:
+                 on_peer_change: PeerCallback | None = None, status: StatusFn | None = None) -> None:
         validate_endpoint(endpoint, bind=True)
         self._cache = _ReplyCache(cache_size)
         config = heartbeat or HeartbeatConfig()
@@ -104,7 +104,7 @@ class Server(SocketOwner):
         self.endpoint = self._bind(endpoint)
         self._handler = handler
         self.peers = PeerLiveness(config, on_peer_change)
-        self._heartbeats = HeartbeatSender(name, "server", config)
+        self._heartbeats = HeartbeatSender(name, "server", config, status=status)
 
     def poll(self, timeout_s: float) -> int:
         """Answer the requests that arrive within ``timeout_s``; returns how many were answered."""
@@ -194,7 +194,8 @@ class Client(SocketOwner):
 
     def __init__(self, endpoint: str, security: Security, *, client_id: str | None = None,
                  heartbeat: HeartbeatConfig | None = None,
-                 on_server_change: Callable[[bool], None] | None = None) -> None:
+                 on_server_change: Callable[[bool], None] | None = None,
+                 on_heartbeat: Callable[[Heartbeat], None] | None = None) -> None:
         validate_endpoint(endpoint, bind=False)
         self.client_id = client_id or new_id()
         if not is_id_bytes(self.client_id.encode()):
@@ -204,6 +205,7 @@ class Client(SocketOwner):
         self.endpoint = endpoint
         self._connect(endpoint)
         self._on_server_change = on_server_change
+        self._on_heartbeat = on_heartbeat
         self.liveness = PeerLiveness(config, self._server_changed)
         self._heartbeats = HeartbeatSender(self.client_id, "client", config)
 
@@ -273,6 +275,8 @@ class Client(SocketOwner):
             return None
         self.liveness.beat(SERVER_PEER)
         if isinstance(reply, Heartbeat) and frames[2] != key:
+            if self._on_heartbeat is not None:
+                self._on_heartbeat(reply)
             return None
         if key is None or frames[2] != key:
             self._counters.dropped += 1

@@ -193,6 +193,36 @@ def _demo(args: argparse.Namespace) -> int:
                     data_dir=args.data_dir)
 
 
+def _gate_controller_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lane", required=True, help="id of the lane whose barrier this process drives")
+    parser.add_argument("--site", type=Path, default=None, help="site YAML (default: the bundled Hữu Nghị site)")
+    parser.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                        help="CURVE key folder (default: the site's bus.keys_dir)")
+    parser.add_argument("--heartbeat-s", type=float, default=1.0, metavar="S",
+                        help="heartbeat interval; the clearance side must use the same (default 1)")
+    parser.add_argument("--travel-s", type=float, default=2.0, metavar="S",
+                        help="opening and closing time of the simulated barrier (default 2)")
+
+
+@command("gate-controller", "run one lane's barrier controller (simulated barrier) until SIGTERM or SIGINT",
+         _gate_controller_arguments)
+def _gate_controller(args: argparse.Namespace) -> int:
+    from smartgate.services.gate_controller import GateControllerOptions, run, with_keys_dir
+    from smartgate.services.runtime import install_stop_handlers
+    from smartgate.site import bundled_site_path, load_site
+
+    if not (args.heartbeat_s > 0 and args.travel_s > 0):
+        print(f"{PROG}: error: --heartbeat-s and --travel-s must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    site = with_keys_dir(load_site(args.site or bundled_site_path()), args.keys)
+    if args.lane not in site.bus.endpoints.gate_links:
+        known = ", ".join(site.bus.endpoints.gate_links)
+        print(f"{PROG}: error: no lane {args.lane!r} in the site (lanes: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    stop = install_stop_handlers()
+    return run(site, stop, args.lane, GateControllerOptions(heartbeat_s=args.heartbeat_s, travel_s=args.travel_s))
+
+
 def _generate_arguments(parser: argparse.ArgumentParser) -> None:
     from datasets.synth.command import add_arguments
 
