@@ -274,6 +274,39 @@ class OperatorAction(Message, frozen=True, kw_only=True):
     lane_id: Id | None = None
 
 
+class DeclaredContainer(_Part, frozen=True, kw_only=True):
+    """A container on a declaration; ``seal_number`` is None for an empty (unsealed) container."""
+
+    number: Annotated[str, Meta(max_length=32)]
+    seal_number: Annotated[str, Meta(max_length=64)] | None = None
+
+
+class Declaration(_Part, frozen=True, kw_only=True):
+    """A pre-arrival declaration, in the JSON shape of the single-window feed (``declarations.jsonl``).
+
+    The bounds here only cap what a receiver allocates; the clearance engine checks the meaning (plate grammar,
+    ISO 6346 check digits, a sane validity window) and says which field is wrong.
+    """
+
+    declaration_id: Id
+    customs_declaration_no: Annotated[str, Meta(max_length=64)]
+    tractor_plate: Annotated[str, Meta(max_length=32)]
+    trailer_plate: Annotated[str, Meta(max_length=32)] | None = None
+    driver: Annotated[str, Meta(max_length=256)] = ""
+    containers: Annotated[tuple[DeclaredContainer, ...], Meta(max_length=MAX_ITEMS)] = ()
+    channel: Literal["green", "yellow", "red"] = "green"
+    valid_from_utc: Timestamp
+    valid_until_utc: Timestamp
+    direction: Literal["export", "import"] = "export"
+
+
+class DeclarationSubmitted(Message, frozen=True, kw_only=True):
+    """One declaration handed to the clearance service over the bus (by the API or a feed bridge)."""
+
+    declaration: Declaration
+    source: Name = "api"
+
+
 MESSAGE_TYPES: tuple[type[Message], ...] = (
     VehiclePassage,
     ClearanceDecision,
@@ -287,6 +320,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     PlanRequest,
     PlanReply,
     OperatorAction,
+    DeclarationSubmitted,
 )
 
 AnyMessage = (
@@ -302,4 +336,5 @@ AnyMessage = (
     | PlanRequest
     | PlanReply
     | OperatorAction
+    | DeclarationSubmitted
 )

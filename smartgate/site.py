@@ -37,6 +37,8 @@ from pydantic import (
     model_validator,
 )
 
+from control.clearance_rules import ClearanceRules
+
 MAX_SITE_FILE_BYTES = 1024 * 1024
 MAX_PATH_CHARS = 4096
 MAX_NESTING = 32
@@ -385,6 +387,42 @@ class Declarations(_Frozen):
         return self
 
 
+_RULES = ClearanceRules()
+_Fraction = Annotated[float, Field(strict=True, ge=0.0, le=1.0)]
+_Tolerance = Annotated[float, Field(strict=True, ge=0.0, le=10.0)]
+_Direction = Literal["export", "import", "any"]
+
+
+class Clearance(_Frozen):
+    """Thresholds and switches of the clearance engine; each key is optional and defaults to the engine's own
+    default (`control.clearance_rules.ClearanceRules` documents what each one does)."""
+
+    min_plate_confidence: _Fraction = _RULES.min_plate_confidence
+    min_container_confidence: _Fraction = _RULES.min_container_confidence
+    min_seal_confidence: _Fraction = _RULES.min_seal_confidence
+    confusable_cost: _Fraction = _RULES.confusable_cost
+    plate_tolerance: _Tolerance = _RULES.plate_tolerance
+    plate_link_tolerance: _Tolerance = _RULES.plate_link_tolerance
+    container_tolerance: _Tolerance = _RULES.container_tolerance
+    seal_tolerance: _Tolerance = _RULES.seal_tolerance
+    seal_unknown_outcome: Literal["HOLD", "INSPECT"] = _RULES.seal_unknown_outcome
+    check_seal_numbers: StrictBool = _RULES.check_seal_numbers
+    require_trailer_plate: StrictBool = _RULES.require_trailer_plate
+    direction_in: _Direction = _RULES.direction_in
+    direction_out: _Direction = _RULES.direction_out
+    validity_grace_s: Annotated[float, Field(strict=True, ge=0.0, le=7 * 24 * 3600.0)] = _RULES.validity_grace_s
+
+    @model_validator(mode="after")
+    def _link_covers_match(self) -> Clearance:
+        if self.plate_link_tolerance < self.plate_tolerance:
+            raise _FieldError(("plate_link_tolerance",), "must be at least plate_tolerance")
+        return self
+
+    def rules(self) -> ClearanceRules:
+        """The engine's rules object for `control.decide`."""
+        return ClearanceRules(**self.model_dump())
+
+
 class Api(_Frozen):
     """The control-room HTTP service's listening address."""
 
@@ -401,6 +439,7 @@ class Site(_Frozen):
     yard: Yard | None = None
     journal: Journal = Journal()
     declarations: Declarations = Declarations()
+    clearance: Clearance = Clearance()
     api: Api = Api()
     data_dir: RuntimePath = DEFAULT_DATA_DIR
 

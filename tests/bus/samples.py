@@ -6,6 +6,9 @@ from bus.messages import (
     ClearanceDecision,
     ContainerRead,
     CraneCommand,
+    Declaration,
+    DeclarationSubmitted,
+    DeclaredContainer,
     EvidenceRef,
     GateAck,
     GateCommand,
@@ -83,4 +86,10 @@ def all_messages() -> list[Message]:
                   sum_of_costs=2, runtime_ms=0.4),
         OperatorAction(action_id="a-1", operator="officer.nguyen", action="OVERRIDE_OPEN",
                        reason="Seal number verified by hand", passage_id="in-1-000042", decision_id="d-42"),
+        DeclarationSubmitted(declaration=Declaration(
+            declaration_id="DEC-in-1-000042", customs_declaration_no="305512345678", tractor_plate="12C-123.45",
+            trailer_plate="12R-041.39", driver="Nguyễn Văn An",
+            containers=(DeclaredContainer(number="MSKU3605161", seal_number="VN1234567"),
+                        DeclaredContainer(number="CSQU3054383", seal_number="VN1234568")),
+            channel="green", valid_from_utc=T0 - 3600, valid_until_utc=T0 + 8 * 3600, direction="export")),
     ]
