@@ -1,7 +1,7 @@
 """Identifier checks for the clearance engine: plates, ISO 6346 container numbers, seals, and OCR-tolerant comparison.
 
-`control` may not import `vision` or `datasets` (ARCHITECTURE.md), so the few grammar facts the engine needs live
-here: the ISO 6346 check digit, the Vietnamese and Chinese plate grammars of DOMAIN.md, and a weighted edit distance
+The grammar facts (check digit, province codes, series letters) are the shared ones of `bus.identifiers`; here they
+are applied to what a declaration or a passage carries, with reasons a person can read, and a weighted edit distance
 in which a substitution a camera commonly makes (`O`/`0`, `B`/`8` ...) costs less than an arbitrary one.
 """
 
@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import math
 import re
-import string
 import unicodedata
 from functools import lru_cache
+
+from bus.identifiers import (
+    CN_PROVINCES,
+    CN_TRAILER,
+    ISO6346_PATTERN,
+    VN_PROVINCES,
+    VN_SERIES_LETTERS,
+    VN_SPECIAL_SERIES,
+    iso6346_check_digit,
+)
 
 #: Characters that only separate groups on plates, containers and seals; they carry no identity.
 SEPARATORS = frozenset(" \t-.·•・_:,;/\\|")
@@ -25,32 +34,9 @@ _FOLD = {a: b for a, b in CONFUSABLE_PAIRS}
 # --- ISO 6346 -------------------------------------------------------------------------------------------------
 
 
-def _letter_values() -> dict[str, int]:
-    """A=10, B=12 ...: counting up from 10 and skipping the multiples of 11."""
-    values: dict[str, int] = {}
-    value = 10
-    for letter in string.ascii_uppercase:
-        if value % 11 == 0:
-            value += 1
-        values[letter] = value
-        value += 1
-    return values
-
-
-_ISO6346_VALUES = {**_letter_values(), **{d: int(d) for d in string.digits}}
-_ISO6346_SHAPE = re.compile(r"[A-Z]{3}[UJZ][0-9]{7}")
-
-
-def iso6346_check_digit(first10: str) -> int:
-    """The check digit of an owner code, category letter and 6-digit serial (`MSKU360516` → 1)."""
-    if not re.fullmatch(r"[A-Z]{4}[0-9]{6}", first10):
-        raise ValueError(f"expected 4 capital letters and 6 digits, got {first10!r}")
-    return sum(_ISO6346_VALUES[ch] << i for i, ch in enumerate(first10)) % 11 % 10
-
-
 def container_problem(number: str) -> str | None:
     """Why `number` (already compacted) is not a valid ISO 6346 container number, or None."""
-    if not _ISO6346_SHAPE.fullmatch(number):
+    if not ISO6346_PATTERN.fullmatch(number):
         return (f"{number!r} is not an ISO 6346 number (3-letter owner code, U/J/Z, 6-digit serial, check digit, "
                 "e.g. MSKU3605161)")
     expected = iso6346_check_digit(number[:10])
@@ -61,14 +47,6 @@ def container_problem(number: str) -> str | None:
 
 # --- plates -----------------------------------------------------------------------------------------------------
 
-VN_PROVINCES = frozenset(
-    f"{code:02d}"
-    for code in (*range(11, 13), *range(14, 39), 40, 41, 43, *range(47, 87), 88, 89, 90, *range(92, 96), 97, 98, 99)
-)
-VN_SERIES_LETTERS = "ABCDEFGHKLMNPRSTUVXYZ"  # I, J, O, Q and W are not used
-VN_SPECIAL_SERIES = frozenset({"LD", "DA", "KT", "NG", "QT", "NN", "CV", "MK", "HC", "LB", "CT"})
-CN_PROVINCES = "桂粤湘云贵川渝鄂赣闽浙苏沪皖鲁豫冀京津晋蒙辽吉黑陕甘宁青新藏琼"
-CN_TRAILER = "挂"
 _VN_PLATE = re.compile(r"([0-9]{2})([A-Z]{1,2})([0-9]{4,5})")
 _CN_PLATE = re.compile(rf"([{CN_PROVINCES}])([A-HJ-NP-Z])([A-HJ-NP-Z0-9]{{5,6}}|[A-HJ-NP-Z0-9]{{4}}{CN_TRAILER})")
 

@@ -8,42 +8,34 @@ ISO 6346 `MSKU3605161` with its check digit. The validators are shared with the 
 from __future__ import annotations
 
 import re
-import string
 
 import numpy as np
 
+from bus.identifiers import (
+    CN_DOT,
+    CN_LETTERS,
+    CN_PLATE_PATTERN,
+    CN_PROVINCES,
+    CN_TRAILER,
+    ISO6346_PATTERN,
+    ISO6346_VALUES,
+    VN_PLATE_PATTERN,
+    VN_PROVINCES,
+    VN_SERIES_LETTERS,
+    VN_SPECIAL_SERIES,
+    is_valid_cn_plate,
+    is_valid_iso6346,
+    is_valid_vn_plate,
+    iso6346_check_digit,
+)
+
+__all__ = [  # the shared grammar, re-exported for the generator's callers
+    "CN_DOT", "CN_LETTERS", "CN_PLATE_PATTERN", "CN_PROVINCES", "CN_TRAILER", "ISO6346_PATTERN", "ISO6346_VALUES",
+    "VN_PLATE_PATTERN", "VN_PROVINCES", "VN_SERIES_LETTERS", "VN_SPECIAL_SERIES", "is_valid_cn_plate",
+    "is_valid_iso6346", "is_valid_vn_plate", "iso6346_check_digit",
+]
+
 # --- ISO 6346 -----------------------------------------------------------------------------------------------
-
-def _letter_values() -> dict[str, int]:
-    """A=10, B=12 ...: counting up from 10 and skipping the multiples of 11."""
-    values: dict[str, int] = {}
-    value = 10
-    for letter in string.ascii_uppercase:
-        if value % 11 == 0:
-            value += 1
-        values[letter] = value
-        value += 1
-    return values
-
-
-ISO6346_VALUES: dict[str, int] = {**_letter_values(), **{d: int(d) for d in string.digits}}
-ISO6346_PATTERN = re.compile(r"^[A-Z]{3}[UJZ][0-9]{7}$")
-
-
-def iso6346_check_digit(owner_serial10: str) -> int:
-    """The check digit of the first 10 characters (owner code, category letter, 6-digit serial)."""
-    if len(owner_serial10) != 10 or not re.fullmatch(r"[A-Z]{4}[0-9]{6}", owner_serial10):
-        raise ValueError(f"expected 4 capital letters and 6 digits, got {owner_serial10!r}")
-    total = sum(ISO6346_VALUES[ch] << i for i, ch in enumerate(owner_serial10))
-    return total % 11 % 10
-
-
-def is_valid_iso6346(number: str) -> bool:
-    """True for an 11-character container number whose check digit matches (no spaces)."""
-    if not ISO6346_PATTERN.fullmatch(number):
-        return False
-    return iso6346_check_digit(number[:10]) == int(number[10])
-
 
 # Owner prefixes that look like real operators and lessors (the category letter U is appended).
 OWNER_CODES: tuple[str, ...] = (
@@ -110,18 +102,7 @@ def random_seal_number(rng: np.random.Generator) -> str:
 
 # --- Vietnamese plates -----------------------------------------------------------------------------------------
 
-#: Province codes (Circular 79/2024): 12 Lạng Sơn first, then the provinces whose trucks use the border road.
-VN_PROVINCES: tuple[str, ...] = tuple(
-    f"{code:02d}"
-    for code in (*range(11, 13), *range(14, 39), 40, 41, 43, *range(47, 87), 88, 89, 90, *range(92, 96), 97, 98, 99)
-)
 _VN_BIASED = {"12": 0.3, "14": 0.06, "29": 0.06, "98": 0.05, "99": 0.04, "15": 0.05, "51": 0.03, "34": 0.03}
-#: Series letters: I, J, O, Q and W are not used.
-VN_SERIES_LETTERS = "ABCDEFGHKLMNPRSTUVXYZ"
-VN_SPECIAL_SERIES: tuple[str, ...] = ("LD", "DA", "KT", "NG", "QT", "NN", "CV", "MK", "HC", "LB", "CT")
-VN_PLATE_PATTERN = re.compile(
-    rf"^(\d{{2}})([{VN_SERIES_LETTERS}]|{'|'.join(VN_SPECIAL_SERIES)})-(\d{{3}}\.\d{{2}}|\d{{4}})$"
-)
 
 
 def _vn_province(rng: np.random.Generator) -> str:
@@ -148,12 +129,6 @@ def random_vn_plate(rng: np.random.Generator, *, trailer: bool = False, province
     return f"{code}{series}-{serial}"
 
 
-def is_valid_vn_plate(text: str) -> bool:
-    """Canonical VN plate grammar: province code, a series letter or special pair, `-`, `123.45` or `1234`."""
-    match = VN_PLATE_PATTERN.fullmatch(text)
-    return match is not None and match.group(1) in VN_PROVINCES
-
-
 def vn_plate_lines(text: str) -> tuple[str, str]:
     """The two lines of a square VN plate: (`12C`, `123.45`)."""
     head, _, serial = text.partition("-")
@@ -162,13 +137,7 @@ def vn_plate_lines(text: str) -> tuple[str, str]:
 
 # --- Chinese plates --------------------------------------------------------------------------------------------
 
-CN_PROVINCES = "桂粤湘云贵川渝鄂赣闽浙苏沪皖鲁豫冀京津晋蒙辽吉黑陕甘宁青新藏琼"
 _CN_WEIGHTS = {"桂": 0.55, "粤": 0.12, "湘": 0.05, "云": 0.04}
-#: Authority and serial letters: I and O are not used.
-CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-CN_DOT = "·"
-CN_TRAILER = "挂"
-CN_PLATE_PATTERN = re.compile(rf"^([{CN_PROVINCES}])([A-HJ-NP-Z]){CN_DOT}([A-HJ-NP-Z0-9]{{5}}|[A-HJ-NP-Z0-9]{{4}}挂)$")
 
 
 def _cn_province(rng: np.random.Generator) -> str:
@@ -189,11 +158,6 @@ def random_cn_plate(rng: np.random.Generator, *, trailer: bool = False, province
     for _ in range(int(rng.integers(0, 3)) if not trailer else 0):
         chars[int(rng.integers(length))] = CN_LETTERS[int(rng.integers(len(CN_LETTERS)))]
     return f"{prov}{authority}{CN_DOT}{''.join(chars)}{CN_TRAILER if trailer else ''}"
-
-
-def is_valid_cn_plate(text: str) -> bool:
-    """Canonical CN plate grammar: province character, authority letter, `·`, 5 characters or 4 and `挂`."""
-    return CN_PLATE_PATTERN.fullmatch(text) is not None
 
 
 def cn_plate_lines(text: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from bus.codec import MessageError, decode, encode
+from bus.identifiers import iso6346_check_digit
 from bus.messages import ContainerRead, DeclarationSubmitted, PlateRead, VehiclePassage
 from control.declaration_feed import DirectoryFeed, FilePosition, JsonlTail, read_jsonl_file
 from control.declarations import (
@@ -23,7 +24,7 @@ from control.declarations import (
     decode_declaration,
     validate_declaration,
 )
-from control.identifiers import canonical_plate, container_problem, iso6346_check_digit
+from control.identifiers import canonical_plate, container_problem
 
 T0 = 1_795_000_000.0
 HOUR = 3600.0
