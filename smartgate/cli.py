@@ -223,6 +223,39 @@ def _gate_controller(args: argparse.Namespace) -> int:
     return run(site, stop, args.lane, GateControllerOptions(heartbeat_s=args.heartbeat_s, travel_s=args.travel_s))
 
 
+def _clearance_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site", type=Path, default=None, help="site YAML (default: the bundled Hữu Nghị site)")
+    parser.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                        help="CURVE key folder (default: the site's bus.keys_dir)")
+    parser.add_argument("--journal", default=None, metavar="URL",
+                        help="journal URL or SQLite path (default: the site's journal.url)")
+    parser.add_argument("--heartbeat-s", type=float, default=1.0, metavar="S",
+                        help="gate link heartbeat interval; the controllers must use the same (default 1)")
+    parser.add_argument("--command-validity-s", type=float, default=10.0, metavar="S",
+                        help="how long a gate command stays valid (default 10; controllers accept at most 30)")
+    parser.add_argument("--operator", action="append", default=[], metavar="NAME",
+                        help="an operator allowed to override decisions (repeat for more; default: nobody)")
+
+
+@command("clearance", "run the clearance service: decide passages, journal them, drive the barriers",
+         _clearance_arguments)
+def _clearance(args: argparse.Namespace) -> int:
+    from smartgate.services.clearance import ClearanceOptions, crash_hook_from_env, run
+    from smartgate.services.gate_controller import with_keys_dir
+    from smartgate.services.runtime import install_stop_handlers
+    from smartgate.site import bundled_site_path, load_site
+
+    if not (args.heartbeat_s > 0 and 0 < args.command_validity_s <= 30):
+        print(f"{PROG}: error: --heartbeat-s must be positive and --command-validity-s within (0, 30]",
+              file=sys.stderr)
+        return EXIT_USAGE
+    site = with_keys_dir(load_site(args.site or bundled_site_path()), args.keys)
+    options = ClearanceOptions(heartbeat_s=args.heartbeat_s, command_validity_s=args.command_validity_s,
+                               journal_url=args.journal, operators=tuple(args.operator))
+    stop = install_stop_handlers()
+    return run(site, stop, options, hook=crash_hook_from_env())
+
+
 def _generate_arguments(parser: argparse.ArgumentParser) -> None:
     from datasets.synth.command import add_arguments
 
