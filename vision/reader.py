@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,15 +143,16 @@ class ImageReader:
         frame = check_image(image)
         detections, _ = self.detector.detect_one(frame)
         containers = self.read_containers(frame, detections)
-        if self.finder is not None and not any(c.check_digit_ok for c in containers):
+        if self.finder is not None and not any(c.check_digit_ok and c.size_type for c in containers):
             containers = self.find_containers(frame, containers)
         return ImageRead(name, self.read_plates(frame, detections), containers, self.read_seals(frame, detections))
 
     def find_containers(self, frame: np.ndarray, detected: list[ContainerResult]) -> list[ContainerResult]:
         """Container numbers from text lines anywhere in the frame, for when the detector's boxes gave none that
-        validates. The whole frame, not the detected container boxes: on real close-up views those are loose
-        and sometimes miss the number. Numbers that validate win; else the detector's reads are kept, else
-        the finder's best unvalidated read."""
+        validates, or no size-type code beside it (an operator and the customs record want both). The whole frame,
+        not the detected container boxes: on real close-up views those are loose and sometimes miss the number.
+        Numbers that validate win, each with the size type either path read for it, and the detector's validated
+        numbers the search missed are kept; with none validated, the detector's reads, else the finder's best."""
         if self.finder is None:
             return detected
         try:
@@ -159,9 +160,12 @@ class ImageReader:
         except TextDetectionError as exc:
             log.warning("text detection failed: %s", exc)
             return detected
-        if any(c.check_digit_ok for c in found) or not detected:
-            return found
-        return detected
+        if not any(c.check_digit_ok for c in found):
+            return detected or found
+        sizes = {c.number: c.size_type for c in (*detected, *found) if c.size_type and c.check_digit_ok}
+        numbers = {c.number for c in found}
+        return [replace(c, size_type=c.size_type or sizes.get(c.number)) for c in found] + \
+            [c for c in detected if c.check_digit_ok and c.number not in numbers]
 
     # The three steps below are public so that the lane pipeline reads its frames the same way, after it has
     # dropped the rows it need not read again; each batches all its crops of the frame into one OCR call.

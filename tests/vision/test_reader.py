@@ -106,6 +106,7 @@ def image_reader() -> ImageReader:
     ("1-142900001-OCR-LF-C01.jpg", "HALU2089976", "22G1"),  # owner code above the serial
     ("1-130713001-OCR-AH-A01.jpg", "PCIU2743129", None),  # a vertical column
     ("1-125722001-OCR-RF-D01.jpg", "XINU1577214", "22G1"),  # a thin column, found only by the second look
+    ("1-152733001-OCR-RF-D01.jpg", "TEMU5037029", "22G1"),  # the detector reads the number, the search its code
 ])
 def test_reads_the_labelled_number_of_a_real_image(image_reader: ImageReader, image: str, number: str,
                                                    size_type: str | None) -> None:
