@@ -405,11 +405,29 @@ class ClearanceEngine:
     def _pump_lane(self, lane: _Lane) -> list[Message]:
         out: list[Message] = []
         while lane.queue and self._clock() >= lane.retry_at:
-            ack = lane.unjournalled or self._deliver(lane, lane.queue[0])
+            head = lane.queue[0]
+            if lane.unjournalled is not None:
+                ack: GateAck | None = lane.unjournalled
+            elif lane.link.controller_lost:
+                ack = self._wait_for_controller(lane, head)
+            else:
+                ack = self._deliver(lane, head)
             if ack is None or not self._settle(lane, ack):
                 break
             out.append(ack)
         return out
+
+    def _wait_for_controller(self, lane: _Lane, command: GateCommand) -> GateAck | None:
+        """A controller whose heartbeats stopped is not waited on: a delivery would block the loop for the link's
+        timeout and retries, and stall the other lanes' trucks. Its command is tried again once it is heard (the
+        heartbeats go on in `tick`), or reported as unanswered when it can no longer be answered in time."""
+        self.counters["gate.controller_lost"] += 1
+        if self._utc() <= command.expires_utc + self.config.ack_grace_s:
+            lane.retry_at = self._clock() + self.config.retry_s
+            return None
+        log.error("lane %s: %s %s (seq %d) expired while its controller was silent", command.lane_id,
+                  command.action, command.command_id, command.seq)
+        return unanswered_ack(command)
 
     def _deliver(self, lane: _Lane, command: GateCommand) -> GateAck | None:
         """The command's ack, a stand-in once it can no longer be answered in time, or None to retry later."""

@@ -98,6 +98,12 @@ class GateLink:
         return self._status
 
     @property
+    def controller_lost(self) -> bool:
+        """True once a controller that was heard has gone silent past the heartbeat expiry (not before it is first
+        heard: a link just opened has not lost anything yet)."""
+        return self._status is not None and not self.controller_alive
+
+    @property
     def controller_fault(self) -> bool:
         """True when the controller is silent or its last heartbeat reported a fault."""
         return not self.controller_alive or self._status is None or self._status.status == "fault"

@@ -315,6 +315,38 @@ def test_a_silent_controller_gets_the_same_command_until_it_expires_then_it_is_r
     engine.close()
 
 
+def test_a_controller_gone_silent_is_not_waited_on_and_its_command_is_reported_at_expiry(
+        journal: Journal, keys: Path, gate: Gate) -> None:
+    config = ClearanceConfig(command_validity_s=1.0, ack_grace_s=0.2, retry_s=0.05, max_retry_s=0.1)
+    engine = make_engine(journal, keys, gate.endpoint, config=config, declarations=(declaration(),))
+    link = engine.links[LANE]
+    deadline = time.monotonic() + 5
+    while link.controller_status is None and time.monotonic() < deadline:
+        engine.tick()
+        time.sleep(0.02)
+    assert link.controller_alive
+    gate.stop()
+    while not link.controller_lost and time.monotonic() < deadline + 5:
+        engine.tick()
+        time.sleep(0.05)
+    assert link.controller_lost
+
+    engine.take_passage(passage("p-1"))
+    started = time.monotonic()
+    assert engine.pump() == []
+    assert time.monotonic() - started < LINK.timeout_s / 2  # no delivery attempt that would block the loop
+    assert engine.pending() == 1
+    assert engine.counters["gate.controller_lost"] >= 1
+    assert engine.counters["gate.no_answer"] == 0
+
+    drain(engine, timeout_s=5.0)
+    ack = settled_once(journal)["p-1"]
+    assert (ack.accepted, ack.state) == (False, "fault")
+    assert ack.error is not None
+    assert ack.error.startswith(NO_ACK_ERROR)
+    engine.close()
+
+
 def test_a_replayed_stale_or_unknown_lane_passage_is_dropped_and_counted(journal: Journal, keys: Path,
                                                                        gate: Gate) -> None:
     engine = make_engine(journal, keys, gate.endpoint)
