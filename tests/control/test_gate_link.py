@@ -210,16 +210,17 @@ def test_command_id_reused_for_another_command_is_refused(keys):
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        (command(5, command_id="expired", expires_in_s=-1.0), "expired"),
-        (command(5, command_id="too-far", expires_in_s=3600.0), "expiry_too_far"),
-        (command(5, command_id="old", age_s=120.0), "stale"),
-        (command(5, command_id="future", age_s=-60.0), "stale"),
-        (command(3, command_id="behind"), "out_of_order"),
-        (command(4, command_id="equal"), "out_of_order"),
+        ({"seq": 5, "command_id": "expired", "expires_in_s": -1.0}, "expired"),
+        ({"seq": 5, "command_id": "too-far", "expires_in_s": 3600.0}, "expiry_too_far"),
+        ({"seq": 5, "command_id": "old", "age_s": 120.0}, "stale"),
+        ({"seq": 5, "command_id": "future", "age_s": -60.0}, "stale"),
+        ({"seq": 3, "command_id": "behind"}, "out_of_order"),
+        ({"seq": 4, "command_id": "equal"}, "out_of_order"),
     ],
     ids=["expired", "expiry-too-far", "stale", "from-the-future", "seq-behind", "seq-equal"],
 )
 def test_bad_commands_are_refused_and_counted(keys, bad, reason):
+    bad = command(**bad)  # made now, not at collection: a suite running long before it must not age it
     with gate(keys) as g, link_to(g.endpoint, keys) as link:
         assert link.deliver(command(4, command_id="first")).accepted
         assert wait_for(lambda: g.barrier.state is BarrierState.OPEN)
