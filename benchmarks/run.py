@@ -61,7 +61,7 @@ def machine_line() -> str:
 def render(data: dict[str, Any], command: str) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [BEGIN, "", f"Run `{command}` on {when}; machine: {machine_line()}.", ""]
-    lines += render_lane_summary(data) + render_cost_summary(data)
+    lines += render_lane_summary(data) + render_cost_summary(data) + render_clearance_summary(data)
     groups: dict[str, list[dict[str, Any]]] = {}
     for bench in data.get("benchmarks", []):
         groups.setdefault(bench.get("group") or "ungrouped", []).append(bench)
@@ -131,6 +131,53 @@ def render_cost_summary(data: dict[str, Any]) -> list[str]:
              "", "Best of several runs each. On a shared VM the all-threads sgemm figure is the one most lowered by "
              "other load; threads × the 1-thread figure is the bound without it."]
     return [*lines, ""]
+
+
+CLEARANCE_STAGES = (("decide", "decide: candidate lookup, `decide`, command prepared"),
+                    ("journal", "journal: 2 SQLite commits (`synchronous=FULL`)"),
+                    ("round_trip", "round trip to the controller (CURVE, loopback)"),
+                    ("other", "other (`pump` bookkeeping)"))
+
+
+def render_clearance_summary(data: dict[str, Any]) -> list[str]:
+    """Issue 4's end-to-end figure: passage in → decision → OPEN acknowledged, with each stage's part."""
+    extra = _extra(data, "test_bench_passage_to_open_ack")
+    if extra is None or "p99_ms" not in extra:
+        return []
+    met = "yes" if extra.get("target_met") else "**no**"
+    lines = ["### Clearance: passage → decision → OPEN acknowledged (CURVE, controller in its own process)", "",
+             "| passages | passages/s | p50 | p99 | p99.9 | max | p99 < 10 ms? |", "|---|---|---|---|---|---|---|",
+             f"| {extra.get('passages', '?')} | {_fmt_extra(extra.get('passages_per_s', 'n/a'))} "
+             f"| {_ms(extra.get('p50_ms'))} | {_ms(extra.get('p99_ms'))} | {_ms(extra.get('p999_ms'))} "
+             f"| {_ms(extra.get('max_ms'))} | {met} |", "",
+             "| stage | p50 | p99 | share of all passages' time | mean in the slowest 1 % |", "|---|---|---|---|---|"]
+    for stage, label in CLEARANCE_STAGES:
+        lines.append(f"| {label} | {_ms(extra.get(f'{stage}_p50_ms'))} | {_ms(extra.get(f'{stage}_p99_ms'))} "
+                     f"| {_pct(extra.get(f'{stage}_share'))} | {_ms(extra.get(f'{stage}_tail_mean_ms'))} |")
+    lines += ["", f"Until the controller's ack is received (the barrier is moving; its commit still to come): "
+                  f"p50 {_ms(extra.get('ack_received_p50_ms'))}, p99 {_ms(extra.get('ack_received_p99_ms'))}. "
+                  "Closed loop, one passage in flight; the journal is a file on this machine's disk, where a 4 kB "
+                  f"write + fsync took p50 {_ms(extra.get('fsync_p50_ms'))}, p99 {_ms(extra.get('fsync_p99_ms'))} "
+                  "in the same run (each passage waits for two). "
+                  f"{_checkpoints(extra)}Python's GC: "
+                  f"{extra.get('gc_collections', '?')} collections, longest {_ms(extra.get('gc_longest_ms'))}. "
+                  f"Link timeouts (answered on a retry): {extra.get('link_timeouts', '?')}. "
+                  f"1-minute load average at the end: {extra.get('load_avg', '?')} ({os.cpu_count()} cores)."]
+    return [*lines, ""]
+
+
+def _checkpoints(extra: dict[str, Any]) -> str:
+    """What SQLite's WAL checkpoints (written into the main file every ~1000 pages) did to the tail."""
+    if "checkpoint_passages" not in extra:
+        return ""
+    return (f"{extra['checkpoint_passages']} passages ran a WAL checkpoint "
+            f"(p50 {_ms(extra.get('checkpoint_p50_ms'))}); "
+            f"they are {_pct(extra.get('checkpoint_share_of_tail'))} of the slowest 1 %, and the p99 of the others "
+            f"is {_ms(extra.get('p99_without_checkpoint_ms'))}. ")
+
+
+def _ms(value: object) -> str:
+    return f"{value:.2f} ms" if isinstance(value, int | float) else "n/a"
 
 
 def _pct(value: object) -> str:

@@ -154,7 +154,7 @@ def test_missing_extras_say_how_to_install_them(tmp_path: Path, command: list[st
 @pytest.mark.parametrize(("args", "message"), [
     (["train", "--out", "run", "--train-seeds", "1-3", "--val-seeds", "3"], "seeds [3] are both trained on and "
                                                                              "held out"),
-    (["train", "--out", "run", "--real", "nowhere"], "--real nowhere: no labels.jsonl (containervision) or all.txt"),
+    (["train", "--out", "run", "--real", "nowhere"], "--real nowhere: no labels.jsonl (containervision) or val.txt"),
 ])
 def test_train_refuses_inconsistent_options(tmp_path: Path, args: list[str], message: str) -> None:
     done = smartgate(*args, cwd=tmp_path)
