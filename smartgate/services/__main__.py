@@ -6,11 +6,12 @@ import argparse
 import logging
 import sys
 import threading
+from pathlib import Path
 
 from smartgate.services.runtime import configure_logging, install_stop_handlers
 from smartgate.site import Site, SiteConfigError, load_site
 
-SERVICES = ("broker", "journal", "lane")
+SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,9 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=SERVICES)
     parser.add_argument("--site", required=True, help="site YAML file")
     parser.add_argument("--data-dir", default=None, help="runtime folder (journal, keys, logs)")
-    parser.add_argument("--lane", default=None, help="lane id (lane service)")
+    parser.add_argument("--lane", default=None, help="lane id (lane and gate-controller services)")
     parser.add_argument("--speed", type=float, default=1.0, help="playback speed of recordings (lane service)")
     parser.add_argument("--loop", action="store_true", help="replay recordings forever (lane service)")
+    parser.add_argument("--heartbeat-s", type=float, default=1.0, metavar="S",
+                        help="gate link heartbeat interval, the same on both sides (gate-controller, clearance)")
+    parser.add_argument("--declarations", type=Path, default=None, metavar="PATH",
+                        help="declarations JSON Lines file or folder, instead of the site's feed (clearance)")
     args = parser.parse_args(argv)
     configure_logging(args.name if args.lane is None else f"{args.name}-{args.lane}")
     stop = install_stop_handlers()
@@ -46,9 +51,19 @@ def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
         from smartgate.services import journal_recorder
 
         return journal_recorder.run(site, stop)
+    if args.name == "clearance":
+        from smartgate.services import clearance
+
+        options = clearance.ClearanceOptions(heartbeat_s=args.heartbeat_s, declarations=args.declarations)
+        return clearance.run(site, stop, options)
     if args.lane is None:
-        print("the lane service needs --lane", file=sys.stderr)
+        print(f"the {args.name} service needs --lane", file=sys.stderr)
         return 2
+    if args.name == "gate-controller":
+        from smartgate.services import gate_controller
+
+        return gate_controller.run(site, stop, args.lane,
+                                   gate_controller.GateControllerOptions(heartbeat_s=args.heartbeat_s))
     from smartgate.services import lane_reader
 
     return lane_reader.run(site, stop, args.lane, speed=args.speed, loop=args.loop)

@@ -1,7 +1,8 @@
 """The clearance service process: passages and declarations in from the bus, decisions journalled, barriers driven.
 
 It subscribes at the site broker to `VehiclePassage`, `OperatorAction` and (when the site takes them from the bus)
-`DeclarationSubmitted`; follows the site's declaration feed (a JSON Lines file or folder); and runs a
+`DeclarationSubmitted`; follows the site's declaration feed (a JSON Lines file or folder; the ``declarations``
+option names another one instead, as the demo does for its recordings' trucks); and runs a
 `control.clearance.ClearanceEngine` with one `GateLink` per lane (CURVE key ``clearance``, client id
 ``clearance-<lane>``, stable across restarts so the controllers' reply caches keep answering retries). Every
 decision, command and ack it journals is also published, so the control room sees it; the journal recorder's copy
@@ -27,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from bus.heartbeat import HeartbeatConfig
 from bus.journal import Journal, JournalError
@@ -52,7 +54,8 @@ MAX_MESSAGES_PER_STEP = 100
 
 @dataclass(frozen=True)
 class ClearanceOptions:
-    """The process's knobs. ``heartbeat_s`` must equal the gate controllers'; ``operators`` may override."""
+    """The process's knobs. ``heartbeat_s`` must equal the gate controllers'; ``operators`` may override;
+    ``declarations`` (a JSON Lines file, or a folder of them) is followed instead of the site's declaration feed."""
 
     heartbeat_s: float = 1.0
     command_validity_s: float = 10.0
@@ -60,6 +63,7 @@ class ClearanceOptions:
     journal_url: str | None = None
     operators: tuple[str, ...] = ()
     reopen_journal_s: float = 2.0
+    declarations: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("heartbeat_s", "command_validity_s", "link_timeout_s", "reopen_journal_s"):
@@ -96,7 +100,7 @@ class ClearanceService:
         self.engine: ClearanceEngine | None = None
         self._hook = hook
         self._lanes = [lane.id for lane in site.lanes if lane.id in site.bus.endpoints.gate_links]
-        self._feed = _open_feed(site)
+        self._feed = _open_feed(site, self.options.declarations)
         self._next_open = 0.0
         self._next_feed = 0.0
         topics = [subscription(VehiclePassage), subscription(OperatorAction)]
@@ -198,7 +202,9 @@ class ClearanceService:
             self._pulse.publisher.publish(message)
 
 
-def _open_feed(site: Site) -> JsonlTail | DirectoryFeed | None:
+def _open_feed(site: Site, override: Path | None = None) -> JsonlTail | DirectoryFeed | None:
+    if override is not None:
+        return DirectoryFeed(override) if override.is_dir() else JsonlTail(override)
     feed = site.declarations.feed
     if feed is None:
         return None

@@ -13,7 +13,8 @@ from bus.curve import Security
 from bus.messages import Telemetry, VehiclePassage
 from bus.pubsub import Publisher, Subscriber
 from bus.transport import subscription
-from tests.bus.test_transport import client_security, drain, keys, passage, server_security, sync, wait_for
+from tests.bus.test_transport import client_security, drain, keys, passage, server_security, sync
+from tests.waiting import wait_for
 
 __all__ = ["keys"]  # the module-scoped CURVE key fixture, shared with test_transport
 

@@ -36,6 +36,7 @@ from bus.transport import (
     topic_matches,
     validate_endpoint,
 )
+from tests.waiting import wait_for
 
 DEV = Security.development()
 ANY_PORT = "tcp://127.0.0.1:*"
@@ -81,17 +82,6 @@ def serving(server: Server) -> Iterator[Server]:
         stop.set()
         thread.join(timeout=5)
         server.close()
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0, step: Callable[[], object] | None = None) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if step is not None:
-            step()
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def sync(publish: Callable[[], object], subscriber: Subscriber) -> None:

@@ -7,7 +7,7 @@ import contextlib
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import msgspec
@@ -23,6 +23,7 @@ from bus.transport import REQUEST_PROTOCOL
 from control.barrier import Barrier, BarrierConfig, BarrierState, Motion, SimulatedBarrier
 from control.gate_controller import ControllerConfig, GateController, GateControllerServer
 from control.gate_link import GateLink, GateLinkConfig, GateReplyError, GateTimeoutError
+from tests.waiting import wait_for
 
 LANE = "in-1"
 ANY_PORT = "tcp://127.0.0.1:*"
@@ -50,17 +51,6 @@ def server_security(keys) -> Security:
 
 def client_security(keys, name: str = "clearance") -> Security:
     return Security.curve(load_keypair(keys / "keys", name), server_public=load_public(keys / "keys", f"gate-{LANE}"))
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0, step: Callable[[], object] | None = None) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if step is not None:
-            step()
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @dataclass

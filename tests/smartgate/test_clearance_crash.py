@@ -38,6 +38,7 @@ from smartgate.wiring import event_publisher
 from tests.control.test_clearance import declaration, passage, settled_once
 from tests.smartgate.test_gate_controller_process import free_port
 from tests.smartgate.test_site import endpoints, write_site
+from tests.waiting import wait_for as _wait_for
 
 LANE = "in-1"
 REPO = Path(__file__).resolve().parents[2]
@@ -130,13 +131,9 @@ def keep_publishing(plant: Plant, message: Message, until: Callable[[], bool], t
     return until()
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+def wait_for_slow(condition: Callable[[], bool]) -> bool:
+    """Processes start and recover slowly on a loaded machine: up to 15 s."""
+    return _wait_for(condition, timeout_s=15.0, poll_s=0.05)
 
 
 def killed(process: subprocess.Popen[bytes]) -> Callable[[], bool]:
@@ -157,7 +154,7 @@ def acked(plant: Plant, decision_id: str) -> GateAck | None:
 
 
 def assert_died(process: subprocess.Popen[bytes], log: Path) -> None:
-    assert wait_for(killed(process)), log.read_text()
+    assert wait_for_slow(killed(process)), log.read_text()
     assert process.returncode == -signal.SIGKILL, log.read_text()
 
 
@@ -230,7 +227,7 @@ def test_a_command_outliving_its_validity_while_down_is_reported_expired(plant: 
 
     process, log = plant.start_clearance()
     try:
-        assert wait_for(lambda: acked(plant, decision) is not None), log.read_text()
+        assert wait_for_slow(lambda: acked(plant, decision) is not None), log.read_text()
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
@@ -290,7 +287,7 @@ def test_bad_and_unauthenticated_bus_messages_are_counted_and_dropped(plant: Pla
             metrics = service.metrics()
             return all(metrics.get(f"sub.rejected.{reason}", 0) > 0 for reason in [*frames, "out_of_sequence"])
 
-        assert wait_for(counted), service.metrics()
+        assert wait_for_slow(counted), service.metrics()
         # The rogue key never got through the broker: nothing but the junk above reached the service.
         assert service.counters["refused.journal_unavailable"] == 0
         assert service.engine is None

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from smartgate import cli
 from smartgate.services.gate_controller import open_gate_link, with_keys_dir
 from smartgate.site import load_site
 from tests.smartgate.test_site import endpoints, write_site
+from tests.waiting import wait_for
 
 LANE = "in-1"
 HEARTBEAT = HeartbeatConfig(interval_s=0.2, liveness=3)
@@ -28,16 +28,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], step: Callable[[], object], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        step()
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def status_is(link: GateLink, status: str, detail: str) -> Callable[[], bool]:
@@ -67,19 +57,19 @@ def test_gate_controller_process_acks_then_fails_safe_when_the_link_dies(tmp_pat
         site = with_keys_dir(load_site(site_file, data_dir=tmp_path / "var"), keys)
         config = GateLinkConfig(timeout_s=1.0, retries=2, heartbeat=HEARTBEAT)
         with open_gate_link(site, LANE, config=config, client_id="clearance-e2e") as link:
-            assert wait_for(lambda: link.controller_alive, link.tick, 30.0), log_file.read_text()
+            assert wait_for(lambda: link.controller_alive, 30.0, step=link.tick), log_file.read_text()
             ack = link.send("OPEN", "p-e2e", 10.0)
             assert (ack.accepted, ack.state, ack.lane_id, ack.seq) == (True, "opening", LANE, 1)
-            assert wait_for(status_is(link, "ok", "state=open"), link.tick, 5.0)
+            assert wait_for(status_is(link, "ok", "state=open"), 5.0, step=link.tick)
         # The clearance side is gone: after 3 silent heartbeats the controller closes the barrier and says why.
         # (The observer connects only then: any live clearance client keeps the link up.)
-        assert wait_for(lambda: "clearance link lost" in log_file.read_text(), lambda: None, 5.0)
+        assert wait_for(lambda: "clearance link lost" in log_file.read_text(), 5.0, step=lambda: None)
         with open_gate_link(site, LANE, config=config, client_id="observer", last_seq=1) as observer:
-            assert wait_for(status_is(observer, "fault", "state=closed; faults=link_lost"), observer.tick, 5.0), \
+            assert wait_for(status_is(observer, "fault", "state=closed; faults=link_lost"), 5.0, step=observer.tick), \
                 observer.controller_status
             close = observer.send("CLOSE", "p-e2e", 10.0)
             assert (close.accepted, close.state, close.seq) == (True, "closed", 2)
-            assert wait_for(status_is(observer, "ok", "state=closed"), observer.tick, 5.0)
+            assert wait_for(status_is(observer, "ok", "state=closed"), 5.0, step=observer.tick)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:
