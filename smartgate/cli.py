@@ -235,6 +235,8 @@ def _clearance_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long a gate command stays valid (default 10; controllers accept at most 30)")
     parser.add_argument("--operator", action="append", default=[], metavar="NAME",
                         help="an operator allowed to override decisions (repeat for more; default: nobody)")
+    parser.add_argument("--declarations", type=Path, default=None, metavar="PATH",
+                        help="declaration feed to follow, a JSON Lines file or a folder of them (default: the site's)")
 
 
 @command("clearance", "run the clearance service: decide passages, journal them, drive the barriers",
@@ -251,7 +253,8 @@ def _clearance(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     site = with_keys_dir(load_site(args.site or bundled_site_path()), args.keys)
     options = ClearanceOptions(heartbeat_s=args.heartbeat_s, command_validity_s=args.command_validity_s,
-                               journal_url=args.journal, operators=tuple(args.operator))
+                               journal_url=args.journal, operators=tuple(args.operator),
+                               declarations=args.declarations)
     stop = install_stop_handlers()
     return run(site, stop, options, hook=crash_hook_from_env())
 
