@@ -428,7 +428,7 @@ class ClearancePlant:
         return with_keys_dir(load_site(self._site_file, data_dir=self.root / "var"), self._keys)
 
     def _open_journal(self) -> TimedJournal:
-        journal = TimedJournal.open(self.root / JOURNAL_FILE)  # synchronous=FULL, as the service opens it
+        journal = TimedJournal.open(self.root / JOURNAL_FILE, autocheckpoint=False)  # as the service opens it
         if not isinstance(journal, TimedJournal):
             raise LoadError("Journal.open did not build the timed journal")
         return journal

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
@@ -109,19 +110,22 @@ class Journal:
 
     @classmethod
     def open(cls, url: str | os.PathLike[str], *, synchronous: SynchronousMode = "FULL",
-             busy_timeout_s: float = 5.0, clock: Callable[[], float] = now_utc) -> Journal:
+             busy_timeout_s: float = 5.0, clock: Callable[[], float] = now_utc, autocheckpoint: bool = True) -> Journal:
         """Open (creating if needed) the journal at ``url``: ``sqlite:///path``, a plain path, or ``postgresql://``.
 
         ``synchronous`` is the durability level: FULL survives power loss; NORMAL may lose the newest commits on
         power loss or a server crash, never on a crash of the writing process (PostgreSQL: ``synchronous_commit``
         on for FULL and EXTRA, off otherwise). ``busy_timeout_s`` bounds the wait for a lock held by another
-        writer and, on PostgreSQL, the connection attempt.
+        writer and, on PostgreSQL, the connection attempt. ``autocheckpoint=False`` (SQLite) keeps write-ahead-log
+        checkpoints out of ``append``: a writer whose commits sit on a latency path (the clearance engine, before
+        each barrier command) calls ``checkpoint()`` in its idle time instead.
         """
         display = mask_url(os.fspath(url))
         parsed = parse_url(url)
         if backend_of(parsed) == "sqlite":
             check_sqlite_path(parsed)
-        engine = create_engine(parsed, synchronous=synchronous, busy_timeout_s=busy_timeout_s)
+        engine = create_engine(parsed, synchronous=synchronous, busy_timeout_s=busy_timeout_s,
+                               autocheckpoint=autocheckpoint)
         journal = cls(engine, display, parsed.password if isinstance(parsed.password, str) else None, clock)
         try:
             ensure_schema(journal._writer, display)
@@ -146,6 +150,21 @@ class Journal:
     def corrupt_skipped(self) -> int:
         """How many corrupt rows reads have met and skipped since this journal was opened (each time met)."""
         return self._corrupt_skipped
+
+    def checkpoint(self) -> int:
+        """Copy committed pages from SQLite's write-ahead log into the database without waiting for readers
+        (PASSIVE); returns the frames copied. A no-op (0) on PostgreSQL. Raises `JournalError` if it fails."""
+        if self.backend != "sqlite":
+            return 0
+        try:
+            raw = self._writer.raw_connection()
+            try:
+                row = raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                raw.close()
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            raise self._error("checkpoint", exc) from None
+        return int(row[2]) if row is not None and row[2] is not None and row[2] >= 0 else 0
 
     def close(self) -> None:
         self._engine.dispose()

@@ -114,18 +114,19 @@ def check_sqlite_path(url: sa.URL) -> None:
         raise JournalError(f"journal path {str(path)!r}: folder {str(folder)!r} is not writable")
 
 
-def create_engine(url: sa.URL, *, synchronous: SynchronousMode, busy_timeout_s: float) -> Engine:
+def create_engine(url: sa.URL, *, synchronous: SynchronousMode, busy_timeout_s: float,
+                  autocheckpoint: bool = True) -> Engine:
     """An engine whose every connection is configured for durable, concurrent journal use."""
     if synchronous not in get_args(SynchronousMode):
         raise ValueError(f"synchronous must be one of {get_args(SynchronousMode)}, got {synchronous!r}")
     if not 0.0 <= busy_timeout_s <= 3600.0:
         raise ValueError(f"busy_timeout_s must be within [0, 3600], got {busy_timeout_s!r}")
     if backend_of(url) == "sqlite":
-        return _sqlite_engine(url, synchronous, busy_timeout_s)
+        return _sqlite_engine(url, synchronous, busy_timeout_s, autocheckpoint)
     return _postgresql_engine(url, synchronous, busy_timeout_s)
 
 
-def _sqlite_engine(url: sa.URL, synchronous: SynchronousMode, busy_timeout_s: float) -> Engine:
+def _sqlite_engine(url: sa.URL, synchronous: SynchronousMode, busy_timeout_s: float, autocheckpoint: bool) -> Engine:
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
     pragmas = (f"PRAGMA busy_timeout={round(busy_timeout_s * 1000)}", f"PRAGMA synchronous={synchronous}")
 
@@ -139,6 +140,8 @@ def _sqlite_engine(url: sa.URL, synchronous: SynchronousMode, busy_timeout_s: fl
             if str(mode).lower() != "wal":
                 raise JournalError(f"journal {url.database!r}: SQLite refused WAL mode (got {mode!r})")
             cursor.execute(pragmas[1])
+            if not autocheckpoint:  # the owner checkpoints in its idle time (`Journal.checkpoint`)
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         finally:
             cursor.close()
 

@@ -154,7 +154,7 @@ class ClearanceService:
         url = self.options.journal_url or self.site.journal.url
         journal: Journal | None = None
         try:
-            journal = Journal.open(url)
+            journal = Journal.open(url, autocheckpoint=False)  # checkpoints in idle time: `ClearanceEngine.tick`
             engine = ClearanceEngine(journal, self._open_link, self._lanes, self.site.clearance.rules(),
                                      config=ClearanceConfig(command_validity_s=self.options.command_validity_s),
                                      policy=OperatorPolicy(frozenset(self.options.operators)), hook=self._hook)

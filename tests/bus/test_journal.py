@@ -223,3 +223,17 @@ def test_decision_is_queryable_by_lane_and_time(journal: Journal) -> None:
     journal.append(decision)
     found = journal.query(types=ClearanceDecision, lane="out-3", since_utc=T0 + 50, until_utc=T0 + 51)
     assert [entry.message for entry in found] == [decision]
+
+
+@pytest.mark.parametrize("automatic", [True, False])
+def test_without_autocheckpoint_the_log_waits_for_an_explicit_checkpoint(tmp_path, automatic: bool) -> None:
+    path = tmp_path / "journal.sqlite"
+    with Journal.open(path, synchronous="NORMAL", autocheckpoint=automatic) as journal:
+        for i in range(400):  # one commit each, several log frames each: past SQLite's 1,000-frame automatic point
+            journal.append(_heartbeat(i))
+        waiting = journal.checkpoint()  # the frames not yet copied into the database (a PASSIVE checkpoint)
+        assert (waiting > 1000) is not automatic
+        assert journal.count() == 400
+        journal.append(_heartbeat(400))
+    with Journal.open(path) as reopened:
+        assert reopened.count() == 401

@@ -401,6 +401,33 @@ class SwitchableJournal(Journal):
         return super().append_many(batch)
 
 
+class CheckpointCountingJournal(Journal):
+    """A real journal that counts its explicit checkpoints."""
+
+    checkpoints = 0
+
+    def checkpoint(self) -> int:
+        self.checkpoints += 1
+        return super().checkpoint()
+
+
+def test_the_journal_is_checkpointed_only_while_no_command_waits(tmp_path: Path, keys: Path, gate: Gate) -> None:
+    config = ClearanceConfig(checkpoint_every_s=0.01)
+    with CheckpointCountingJournal.open(tmp_path / "journal.sqlite", autocheckpoint=False) as journal:
+        assert isinstance(journal, CheckpointCountingJournal)
+        engine = make_engine(journal, keys, gate.endpoint, config=config, declarations=(declaration(),))
+        engine.take_passage(passage("p-1"))
+        time.sleep(0.02)
+        engine.tick()  # a command waits: its delivery must not queue behind a checkpoint
+        assert journal.checkpoints == 0
+        drain(engine)
+        time.sleep(0.02)
+        engine.tick()
+        assert journal.checkpoints == 1
+        assert settled_once(journal)["p-1"].accepted
+        engine.close()
+
+
 def test_without_a_record_nothing_is_sent_and_the_engine_keeps_running(tmp_path: Path, keys: Path,
                                                                       gate: Gate) -> None:
     with SwitchableJournal.open(tmp_path / "journal.sqlite") as journal:
