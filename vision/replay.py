@@ -58,6 +58,9 @@ class ReplayReport:
     """The passages emitted, in order (not part of the JSON)."""
     misses: tuple[dict[str, Any], ...] = ()
     """One entry per truth passage with any field wrong: truth beside what was read (see `passage_misses`)."""
+    confidence: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    """Per field, per threshold: [right reads, wrong reads] at or above it (`confidence_table`), to set the
+    clearance engine's thresholds from data."""
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-able dict: the keys of issue 3 and a few more."""
@@ -70,7 +73,7 @@ class ReplayReport:
             "corrupt_frames": self.corrupt_frames,
             "wall_s": round(self.wall_s, 3), "fps": round(self.fps, 3), "latency_ms": self.latency_ms,
             "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()}, "counters": self.counters,
-            "misses": list(self.misses),
+            "misses": list(self.misses), "confidence": self.confidence,
         }
 
     def summary(self) -> str:
@@ -132,7 +135,7 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
         frames=frames, corrupt_frames=sum(s.stats.corrupt + s.stats.missing for s in sources), wall_s=wall,
         fps=frames / wall if wall > 0 else 0.0, latency_ms=_percentiles(lane.latencies_ms),
         stage_ms=lane.stage_means_ms(), counters=dict(lane.counters), passages=tuple(emitted),
-        misses=tuple(passage_misses(truth, pairs)))
+        misses=tuple(passage_misses(truth, pairs)), confidence=confidence_table(truth, pairs))
 
 
 def match_passages(truth: Sequence[PassageTruth], emitted: Sequence[VehiclePassage],
@@ -227,6 +230,29 @@ def passage_misses(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassag
                 "seals_read": [s.state for s in passage.seals] if passage else [],
             })
     return misses
+
+
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def confidence_table(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage],
+                     thresholds: Sequence[float] = THRESHOLDS) -> dict[str, dict[str, list[int]]]:
+    """How the fused confidence separates right reads from wrong ones: per field (tractor plate, container number,
+    seal state of a visible door) and threshold, the right and the wrong reads at or above it."""
+    reads: dict[str, list[tuple[float, bool]]] = {"plate": [], "container": [], "seal": []}
+    for i, t in enumerate(truth):
+        passage = pairs.get(i)
+        if passage is None:
+            continue
+        reads["plate"] += [(p.confidence, plain(p.text) == plain(t.tractor_plate.text))
+                           for p in passage.plates if p.role in ("tractor", "unknown")]
+        numbers = {c.number for c in t.containers}
+        reads["container"] += [(c.confidence, c.number in numbers) for c in passage.containers]
+        states = {c.number: "present" if c.seal.present else "absent" for c in t.containers if doors_seen(c)}
+        reads["seal"] += [(s.confidence, s.state == states[s.container_number]) for s in passage.seals
+                          if s.container_number in states and s.state != "unknown"]
+    return {field: {f"{t:.2f}": [sum(c >= t and ok for c, ok in rows), sum(c >= t and not ok for c, ok in rows)]
+                    for t in thresholds} for field, rows in reads.items()}
 
 
 def doors_seen(container: ContainerTruth) -> bool:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from bus.messages import ContainerRead, PlateRead, SealRead, VehiclePassage
 from datasets.recording import ContainerTruth, PassageTruth, PlateTruth, SealTruth
-from vision.replay import container_hits, match_passages, passage_misses, plate_hits, seal_hits, share
+from vision.replay import (
+    confidence_table,
+    container_hits,
+    match_passages,
+    passage_misses,
+    plate_hits,
+    seal_hits,
+    share,
+)
 
 EPOCH = 1_800_000_000.0
 
@@ -63,3 +71,11 @@ def test_scores_and_misses_agree() -> None:
 def test_no_truth_no_misses() -> None:
     assert passage_misses([], {}) == []
     assert share([]) == 0.0
+
+
+def test_confidence_table_counts_right_and_wrong_reads_at_each_threshold() -> None:
+    pairs = match_passages(TRUTH, EMITTED, EPOCH)
+    table = confidence_table(TRUTH, pairs, thresholds=(0.5, 0.95))
+    assert table["plate"] == {"0.50": [1, 1], "0.95": [0, 0]}  # every read here has confidence 0.9
+    assert table["container"] == {"0.50": [2, 0], "0.95": [0, 0]}
+    assert table["seal"] == {"0.50": [1, 1], "0.95": [0, 0]}  # the front box's unseen door is not counted
