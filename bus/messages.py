@@ -307,6 +307,23 @@ class DeclarationSubmitted(Message, frozen=True, kw_only=True):
     source: Name = "api"
 
 
+class DeclarationProblem(_Part, frozen=True, kw_only=True):
+    """One thing wrong with a declaration: the field (``containers[1].number``), a stable code, plain words."""
+
+    field: Text
+    code: Name
+    message: LongText
+
+
+class DeclarationRejected(Message, frozen=True, kw_only=True):
+    """A declaration the clearance service refused, and why: journalled, so that the refusal is on record for the
+    officer and the submitter (the API answers with the same problems)."""
+
+    declaration_id: Text
+    source: Name
+    problems: Annotated[tuple[DeclarationProblem, ...], Meta(min_length=1, max_length=MAX_ITEMS)]
+
+
 MESSAGE_TYPES: tuple[type[Message], ...] = (
     VehiclePassage,
     ClearanceDecision,
@@ -321,6 +338,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     PlanReply,
     OperatorAction,
     DeclarationSubmitted,
+    DeclarationRejected,
 )
 
 AnyMessage = (
@@ -337,4 +355,5 @@ AnyMessage = (
     | PlanReply
     | OperatorAction
     | DeclarationSubmitted
+    | DeclarationRejected
 )

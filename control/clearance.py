@@ -39,8 +39,11 @@ import msgspec
 from bus.codec import MessageError
 from bus.journal import Journal, JournalError
 from bus.messages import (
+    MAX_ITEMS,
     ClearanceDecision,
     Declaration,
+    DeclarationProblem,
+    DeclarationRejected,
     DeclarationSubmitted,
     GateAck,
     GateCommand,
@@ -357,9 +360,18 @@ class ClearanceEngine:
             self.counters["declarations.accepted"] += 1
 
     def _declaration_refused(self, submitted: DeclarationSubmitted, error: DeclarationError) -> None:
+        """Count, log and journal the refusal with its reasons (a journal failure only loses the audit record)."""
         for code in error.codes:
             self.counters[f"declarations.refused.{code}"] += 1
         log.warning("%s (from %s)", error, submitted.source)
+        problems = tuple(DeclarationProblem(field=p.field[:256], code=p.code[:64], message=p.message[:2000])
+                         for p in error.problems) or (DeclarationProblem(field="", code="invalid", message=str(error)),)
+        try:
+            self.journal.append(DeclarationRejected(declaration_id=submitted.declaration.declaration_id[:256],
+                                                    source=submitted.source, problems=problems[:MAX_ITEMS]))
+        except (JournalError, MessageError) as exc:
+            self.counters["declarations.refused.not_journalled"] += 1
+            log.error("refusal of declaration %s not journalled: %s", submitted.declaration.declaration_id, exc)
 
     def _audit(self, action: OperatorAction) -> None:
         try:

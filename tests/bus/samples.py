@@ -7,6 +7,8 @@ from bus.messages import (
     ContainerRead,
     CraneCommand,
     Declaration,
+    DeclarationProblem,
+    DeclarationRejected,
     DeclarationSubmitted,
     DeclaredContainer,
     EvidenceRef,
@@ -92,4 +94,7 @@ def all_messages() -> list[Message]:
             containers=(DeclaredContainer(number="MSKU3605161", seal_number="VN1234567"),
                         DeclaredContainer(number="CSQU3054383", seal_number="VN1234568")),
             channel="green", valid_from_utc=T0 - 3600, valid_until_utc=T0 + 8 * 3600, direction="export")),
+        DeclarationRejected(declaration_id="DEC-in-1-000043", source="feed", problems=(DeclarationProblem(
+            field="containers[0].number", code="bad_check_digit",
+            message="'MSKU3605162' has check digit 2, ISO 6346 gives 1"),)),
     ]

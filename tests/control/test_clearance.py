@@ -23,6 +23,7 @@ from bus.messages import (
     ClearanceDecision,
     ContainerRead,
     Declaration,
+    DeclarationRejected,
     DeclarationSubmitted,
     DeclaredContainer,
     GateAck,
@@ -376,6 +377,12 @@ def test_declarations_are_validated_journalled_and_rebuilt_after_a_restart(journ
     assert engine.counters["declarations.refused.bad_plate"] == 1
     assert engine.counters["declarations.refused.validity_overlap"] == 1
     assert [m.id for m in journalled(journal, DeclarationSubmitted)] == [good.id]
+    rejected = {m.declaration_id: m for m in journalled(journal, DeclarationRejected)}
+    assert set(rejected) == {"DEC-2", "DEC-3"}  # each refusal on record, with its reasons
+    assert [p.code for p in rejected["DEC-2"].problems] == ["bad_plate"]
+    assert rejected["DEC-2"].problems[0].field == "tractor_plate"
+    assert [p.code for p in rejected["DEC-3"].problems] == ["validity_overlap"]
+    assert rejected["DEC-3"].source == "api"
     engine.close()
 
     restarted = make_engine(journal, keys, gate.endpoint)
