@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -343,8 +344,9 @@ def _site_with(tmp_path: Path, clearance: dict[str, Any] | None) -> Path:
     return path
 
 
-def test_bundled_site_rules_are_the_defaults(tmp_path: Path) -> None:
-    assert load_site(bundled_site_path(), data_dir=tmp_path).clearance.rules() == ClearanceRules()
+def test_bundled_site_rules_are_the_defaults_but_its_calibrated_thresholds(tmp_path: Path) -> None:
+    calibrated = replace(ClearanceRules(), min_plate_confidence=0.60, min_container_confidence=0.50)  # RESULTS.md
+    assert load_site(bundled_site_path(), data_dir=tmp_path).clearance.rules() == calibrated
     assert load_site(_site_with(tmp_path, None), data_dir=tmp_path).clearance.rules() == ClearanceRules()
 
 

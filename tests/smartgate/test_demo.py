@@ -163,14 +163,15 @@ def test_a_service_that_cannot_start_is_reported_with_its_log(tmp_path: Path) ->
 def _out_lane_site(tmp_path: Path) -> Path:
     """The bundled site cut to lane out-1 and its front and rear cameras (same recording, same ports): on a small
     CPU the pipeline then reads about one frame in two, enough to track every truck, whatever else the machine
-    runs. Those few reads fuse to confidences of 0.5-0.8, below the bundled 0.80 that OPEN needs (every truck would
-    be held for an officer), so this site opens from 0.5."""
+    runs. Those few reads fuse to confidences of 0.3-0.9; a right read below the bundled thresholds (plate 0.60,
+    container 0.50) holds the green truck for an officer (a trailer plate read right at 0.46 did), and this test is
+    about the wiring, not the thresholds: this site opens from 0.3."""
     raw = yaml.safe_load(bundled_site_path().read_text(encoding="utf-8"))
     lane = raw["lanes"][1]
     lane["cameras"] = [camera for camera in lane["cameras"] if camera["view"] in ("front", "rear")]
     raw["lanes"] = [lane]
     raw["bus"]["endpoints"]["gate_links"] = {"out-1": raw["bus"]["endpoints"]["gate_links"]["out-1"]}
-    raw["clearance"].update(min_plate_confidence=0.5, min_container_confidence=0.5)
+    raw["clearance"].update(min_plate_confidence=0.3, min_container_confidence=0.3)
     del raw["yard"], raw["declarations"]
     site = tmp_path / "out.yaml"
     site.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
