@@ -147,6 +147,10 @@ class Ledger:
         elif isinstance(message, GateAck):
             self.acks.setdefault(message.command_id, message)
 
+    def latest_decisions(self) -> dict[str, ClearanceDecision]:
+        """Passage id → its latest decision (an operator's override rather than the engine's)."""
+        return {passage_id: self.decisions[decision_id] for passage_id, decision_id in self.latest.items()}
+
     def current(self, passage_id: str | None, decision_id: str | None) -> ClearanceDecision | None:
         """The latest decision of the passage named directly, or through one of its decisions."""
         if passage_id is None and decision_id is not None and decision_id in self.decisions:
@@ -442,12 +446,16 @@ class ClearanceEngine:
             out.append(ack)
         return out
 
+    def _answerable(self, command: GateCommand) -> bool:
+        """Whether an ack for `command` can still come: until its expiry and the grace after it."""
+        return self._utc() <= command.expires_utc + self.config.ack_grace_s
+
     def _wait_for_controller(self, lane: _Lane, command: GateCommand) -> GateAck | None:
         """A controller whose heartbeats stopped is not waited on: a delivery would block the loop for the link's
         timeout and retries, and stall the other lanes' trucks. Its command is tried again once it is heard (the
         heartbeats go on in `tick`), or reported as unanswered when it can no longer be answered in time."""
         self.counters["gate.controller_lost"] += 1
-        if self._utc() <= command.expires_utc + self.config.ack_grace_s:
+        if self._answerable(command):
             lane.retry_at = self._clock() + self.config.retry_s
             return None
         log.error("lane %s: %s %s (seq %d) expired while its controller was silent", command.lane_id,
@@ -460,7 +468,7 @@ class ClearanceEngine:
             ack = lane.link.deliver(command)
         except GateLinkError as exc:
             self.counters["gate.no_answer"] += 1
-            if self._utc() <= command.expires_utc + self.config.ack_grace_s:
+            if self._answerable(command):
                 lane.backoff_s = min(max(lane.backoff_s * 2, self.config.retry_s), self.config.max_retry_s)
                 lane.retry_at = self._clock() + lane.backoff_s
                 return None

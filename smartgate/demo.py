@@ -35,12 +35,11 @@ from bus.messages import (
     GateAck,
     GateCommand,
     Heartbeat,
-    Message,
     Telemetry,
     VehiclePassage,
 )
 from bus.pubsub import Subscriber
-from control.clearance import NO_ACK_ERROR
+from control.clearance import NO_ACK_ERROR, Ledger
 from smartgate.demo_declarations import DAY_S, DemoDeclarations, recorded_declarations, write_demo_declarations
 from smartgate.site import Lane, Site, load_site, resolve_bundled
 from smartgate.wiring import ensure_keys, event_subscriber
@@ -423,25 +422,8 @@ def stop_services(children: list[Child], settle: Callable[[], None] | None = Non
     return codes
 
 
-@dataclass
-class ClearanceRecord:
-    """This run's clearance as the journal holds it: each passage's latest decision, the commands, their acks."""
-
-    decisions: dict[str, ClearanceDecision] = field(default_factory=dict)
-    commands: dict[str, GateCommand] = field(default_factory=dict)
-    acks: dict[str, GateAck] = field(default_factory=dict)
-
-    def take(self, message: Message) -> None:
-        if isinstance(message, ClearanceDecision):
-            self.decisions[message.passage_id] = message
-        elif isinstance(message, GateCommand):
-            self.commands[message.command_id] = message
-        elif isinstance(message, GateAck):
-            self.acks.setdefault(message.command_id, message)
-
-
 def print_summary(site: Site, observed: Observed, codes: dict[str, int], outcome: str, journalled: dict[str, int],
-                  passages: list[VehiclePassage], clearance: ClearanceRecord, out: IO[str]) -> None:
+                  passages: list[VehiclePassage], clearance: Ledger, out: IO[str]) -> None:
     print("\nSmartGate demo summary", file=out)
     print(f"  site: {site.site.name} ({site.site.id}); ended: {outcome}", file=out)
     for lane in site.lanes:
@@ -463,7 +445,7 @@ def print_summary(site: Site, observed: Observed, codes: dict[str, int], outcome
     print(f"  passages journalled this run: {total}", file=out)
     for passage in passages:
         print(f"  {passage_line(passage)}", file=out)
-        decision = clearance.decisions.get(passage.passage_id)
+        decision = clearance.latest_decisions().get(passage.passage_id)
         print(f"      {_shown(passage.passage_id)} → {verdict(decision) if decision else 'no decision'}", file=out)
     if total > len(passages):
         print(f"    ... and {total - len(passages)} more in the journal", file=out)
@@ -480,10 +462,10 @@ def print_summary(site: Site, observed: Observed, codes: dict[str, int], outcome
     print(f"  logs: {site.data_dir / 'logs'}", file=out, flush=True)
 
 
-def clearance_lines(record: ClearanceRecord, telemetry: Telemetry | None) -> list[str]:
+def clearance_lines(record: Ledger, telemetry: Telemetry | None) -> list[str]:
     """Decisions by outcome and by reason code, gate commands by action and their acks, from the journal; the
     declarations clearance took, from its last telemetry."""
-    decisions = list(record.decisions.values())
+    decisions = list(record.latest_decisions().values())
     outcomes = Counter[str](d.outcome for d in decisions)
     reasons = Counter(reason.code for d in decisions for reason in d.reasons)
     actions = Counter[str](c.action for c in record.commands.values())
@@ -556,12 +538,12 @@ def journal_passages(site: Site, after_seq: int) -> list[VehiclePassage]:
     return [entry.message for entry in entries if isinstance(entry.message, VehiclePassage)]
 
 
-def journal_clearance(site: Site, after_seq: int) -> ClearanceRecord:
+def journal_clearance(site: Site, after_seq: int) -> Ledger:
     """This run's decisions, gate commands and acks, read back from the journal."""
-    record = ClearanceRecord()
+    record = Ledger()
     with Journal.open(site.journal.url) as journal:
         for entry in journal.replay(after_seq, types=[ClearanceDecision, GateCommand, GateAck]):
-            record.take(entry.message)
+            record.record(entry.message)
     return record
 
 

@@ -15,10 +15,9 @@ from bus.messages import (
     Telemetry,
     VehiclePassage,
 )
-from control.clearance import unanswered_ack
+from control.clearance import Ledger, unanswered_ack
 from control.clearance_reasons import reason
 from smartgate.demo import (
-    ClearanceRecord,
     Observed,
     ack_kind,
     ack_line,
@@ -135,7 +134,7 @@ def test_the_supervisor_matches_decisions_to_passages_and_acks_to_commands_in_an
 
 
 def test_the_clearance_summary_counts_outcomes_reasons_commands_and_acks() -> None:
-    record = ClearanceRecord()
+    record = Ledger()
     decisions = [_decision("OPEN", passage_id="p1"), _decision("INSPECT", "channel_red", passage_id="p2"),
                  _decision("INSPECT", passage_id="p3")]
     commands = [_command("c1", "OPEN"), _command("c2", "HOLD"), _command("c3", "HOLD")]
@@ -143,7 +142,7 @@ def test_the_clearance_summary_counts_outcomes_reasons_commands_and_acks() -> No
             GateAck(command_id="c2", lane_id="in-1", seq=2, accepted=False, state="closed", error="expired: x"),
             GateAck(command_id="c2", lane_id="in-1", seq=2, accepted=True, state="closed")]  # the first ack counts
     for message in [*decisions, *commands, *acks]:
-        record.take(message)
+        record.record(message)
     telemetry = Telemetry(device_id="clearance", kind="service", state="running", metrics={
         "feed.declarations": 8, "declarations.accepted": 7, "declarations.refused.validity_overlap": 1,
         "dropped.stale": 2})

@@ -37,15 +37,13 @@ def make_pseudo_labels(labels_file: Path, images_root: Path, model: Path | None 
     """One record per readable labelled image: the teacher's confident boxes of `PSEUDO_CLASSES`, in source pixels."""
     from vision.detections import class_name
     from vision.detector import Detector
+    from vision.training.yolo_dataset import read_real_labels
 
     detector = Detector.load(model) if model is not None else Detector.load()
     records: list[dict[str, object]] = []
-    for line in labels_file.read_text(encoding="utf-8").splitlines():
-        try:
-            name = json.loads(line).get("image") if line.strip() else None
-        except (ValueError, AttributeError):
-            name = None
-        image = cv2.imread(str(images_root / name), cv2.IMREAD_COLOR) if isinstance(name, str) else None
+    for real in read_real_labels(labels_file)[0]:
+        name = real.image
+        image = cv2.imread(str(images_root / name), cv2.IMREAD_COLOR)
         if image is None:
             continue
         detections, _ = detector.detect_one(image)
