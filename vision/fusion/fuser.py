@@ -6,7 +6,10 @@ Association, and its limits:
   it opens a new passage. So one truck seen by the front, side and rear cameras is one passage, and the next truck
   entering the front camera while the first is still in the rear one is a new passage. Limit: a camera that never
   tracks truck A will give truck B's track to A's passage if A is still open; a tracker that splits one truck
-  into two tracks on one camera (an occlusion longer than `max_lost_s`) splits the passage.
+  into two tracks on one camera (an occlusion longer than `max_lost_s`) would split the passage, so a new track
+  that starts where a track of a still-open passage was last seen on the same camera (within `rejoin_s`, boxes
+  overlapping by `rejoin_overlap`) rejoins that passage instead. Limit: a second truck that enters exactly where
+  the first was lost a moment ago joins the first truck's passage.
 * A read whose box lies inside a tracked vehicle box of the same frame belongs to that vehicle's passage. A read
   with no vehicle around it (a rear or top camera whose vehicle box is not tracked, a plate seen before the track
   is confirmed) goes by time: to an open passage with a live track on that camera, else to the oldest open passage
@@ -14,7 +17,8 @@ Association, and its limits:
   it waits up to `pre_window_s` for a passage to open. Limit: with two trucks in the lane at once, a read that no
   vehicle box covers is given to the older truck.
 * A passage is published once all its tracks have ended and `exit_grace_s` has passed without a new one (or it
-  went `stale_s` without a sighting, or lasted `max_passage_s`).
+  went `stale_s` without a sighting, or lasted `max_passage_s`). A passage with no read that was sighted for less
+  than `min_fragment_s` is a fragment of a split track: counted (`fragments_dropped`), not published.
 """
 
 from __future__ import annotations
@@ -62,6 +66,14 @@ class FusionConfig:
     """A passage not sighted for this long is published even if a track never ended (a camera went silent)."""
     max_passage_s: float = 600.0
     """A passage is published after this long whatever happens (a parked truck must not hold the lane forever)."""
+    rejoin_s: float = 2.0
+    """A new track this soon after a passage's track ended on the same camera may be the same truck, re-found."""
+    rejoin_overlap: float = 0.5
+    """Least share of one box inside the other (new track's first, lost track's last) to rejoin the passage: an
+    occluded truck's box shrinks to the part still seen, so IoU would be too strict."""
+    min_fragment_s: float = 1.0
+    """A passage with no read at all, sighted for less than this, is a tracker fragment (one truck's track split
+    by an occlusion, a passer-by at the frame edge): dropped and counted, not published as a truck."""
     max_pending_reads: int = 256
     """Reads waiting for a passage; older ones are dropped and counted."""
     rules: FieldRules = field(default_factory=FieldRules)
@@ -79,6 +91,7 @@ class _Open:
     cameras: set[str] = field(default_factory=set)
     frames: set[tuple[str, int]] = field(default_factory=set)
     ended_t: float | None = None
+    last_boxes: dict[TrackKey, tuple[float, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,7 +119,8 @@ class PassageFuser:
         self._pending: deque[_Pending] = deque()
         self._seq = 0
         self._now = float("-inf")
-        self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0}
+        self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0,
+                         "fragments_dropped": 0, "tracks_rejoined": 0}
 
     def update(self, frame: CameraFrame) -> list[VehiclePassage]:
         """Take one camera frame; return the passages that are complete as of its time."""
@@ -119,7 +133,7 @@ class PassageFuser:
         self._now = max(self._now, frame.t_s)
         vehicles = frame.vehicles[(frame.vehicles.class_id == self.config.vehicle_class)
                                   & (frame.vehicles.tracker_id >= 0)]
-        owners = [self._sighted(frame, int(tid)) for tid in vehicles.tracker_id]
+        owners = [self._sighted(frame, int(tid), box) for tid, box in zip(vehicles.tracker_id, vehicles.xyxy)]
         for ended in frame.ended:
             self._track_ended((frame.camera, ended.track_id), frame.t_s)
         self._assign_reads(frame, vehicles, owners)
@@ -127,29 +141,48 @@ class PassageFuser:
 
     def flush(self) -> list[VehiclePassage]:
         """Publish every open passage now (end of the stream)."""
-        done = [self._publish(p) for p in list(self._open)]
+        done = list(self._open)
         self._open.clear()
         self._owner.clear()
-        return done
+        return self._publish_all(done)
 
     # -- passages --------------------------------------------------------------------------------------------------
 
-    def _sighted(self, frame: CameraFrame, track_id: int) -> _Open:
+    def _sighted(self, frame: CameraFrame, track_id: int, box: np.ndarray) -> _Open:
         key = (frame.camera, track_id)
         passage = self._owner.get(key)
         if passage is None:
-            passage = next((p for p in self._open if frame.camera not in p.cameras), None)
+            passage = self._rejoined(frame, box)
+            if passage is not None:
+                self.counters["tracks_rejoined"] += 1
+            else:
+                passage = next((p for p in self._open if frame.camera not in p.cameras), None)
             if passage is None:
                 passage = self._new_passage(frame)
             self._owner[key] = passage
             passage.cameras.add(frame.camera)
             passage.live.add(key)
         passage.last_t = max(passage.last_t, frame.t_s)
+        if len(passage.last_boxes) < 256 or key in passage.last_boxes:
+            passage.last_boxes[key] = (frame.t_s, box)
         passage.last_utc = max(passage.last_utc, frame.ts_utc)
         passage.first_utc = min(passage.first_utc, frame.ts_utc)
         if len(passage.frames) < 100_000:
             passage.frames.add((frame.camera, frame.frame))
         return passage
+
+    def _rejoined(self, frame: CameraFrame, box: np.ndarray) -> _Open | None:
+        """The open passage whose track on this camera was lost (or just ended) where this new track starts."""
+        cfg = self.config
+        new = np.asarray(box, np.float32).reshape(1, 4)
+        for passage in self._open:
+            for (camera, _), (t_s, last) in passage.last_boxes.items():
+                if camera != frame.camera or not 0.0 < frame.t_s - t_s <= cfg.rejoin_s:
+                    continue
+                old = np.asarray([last], np.float32)
+                if max(float(box_ioa(new, old)[0, 0]), float(box_ioa(old, new)[0, 0])) >= cfg.rejoin_overlap:
+                    return passage
+        return None
 
     def _new_passage(self, frame: CameraFrame) -> _Open:
         self._seq += 1
@@ -179,7 +212,7 @@ class PassageFuser:
             self._open.remove(passage)
             for key in [k for k, owner in self._owner.items() if owner is passage]:
                 del self._owner[key]
-        return [self._publish(p) for p in done]
+        return self._publish_all(done)
 
     # -- reads -----------------------------------------------------------------------------------------------------
 
@@ -240,6 +273,11 @@ class PassageFuser:
         return take
 
     # -- publishing ------------------------------------------------------------------------------------------------
+
+    def _publish_all(self, done: list[_Open]) -> list[VehiclePassage]:
+        kept = [p for p in done if p.evidence.reads or p.last_t - p.first_t >= self.config.min_fragment_s]
+        self.counters["fragments_dropped"] += len(done) - len(kept)
+        return [self._publish(p) for p in kept]
 
     def _publish(self, passage: _Open) -> VehiclePassage:
         passage_id = self._passage_id(self.lane_id, passage.first_utc, passage.seq)
