@@ -361,5 +361,7 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+from smartgate import cli_yard  # noqa: E402,F401 - registers the calibration and yard commands
+
 if __name__ == "__main__":
     sys.exit(main())
