@@ -23,6 +23,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+import shapely
 
 from calibration.files import CameraCalibration
 from calibration.projection import pixels_to_ground, pixels_to_plane
@@ -37,18 +38,47 @@ class ProjectionSettings:
     truck_height_m: float = 4.0
     igv_height_m: float = 1.5
     container_length_m: tuple[float, float] = (5.0, 13.6)
-    container_width_m: tuple[float, float] = (1.8, 3.3)
+    container_width_m: tuple[float, float] = (1.2, 3.3)  # a top face partly hidden by a taller stack in front
     truck_length_m: tuple[float, float] = (15.0, 22.5)
     truck_width_m: tuple[float, float] = (1.8, 3.6)
     igv_length_m: tuple[float, float] = (13.6, 16.5)
     igv_width_m: tuple[float, float] = (2.6, 3.8)
     truck_pitch_m: float = 21.6         # a queued truck's length and the gap to the next one
     truck_length_nominal_m: float = 18.6
+    container_tops_m: tuple[float, ...] = (2.59, 4.1, 5.18, 7.77, 10.36)
+    """Heights a container's top may stand at (tiers 1–4 of a stack; on a truck or IGV): with a `SlotSnap`, each
+    container face is placed at every one and the placement nearest a slot centre is kept."""
+
+
+class SlotSnap:
+    """The layout's slot centres, for telling a container's tier from where its top lands.
+
+    Seen from above, a stack's top container is displaced away from the camera's foot in proportion to its height,
+    about 0.3 m per tier at the edge of a high camera's view: enough to put a 4-tier stack in the next row when
+    placed at one fixed height. Of the tier heights, the one that puts the face nearest a slot centre is right.
+    """
+
+    def __init__(self, centres: np.ndarray) -> None:
+        points = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(points).all():
+            raise ValueError("slot centres must be finite")
+        self._tree = shapely.STRtree(shapely.points(points))
+
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        """(M,) distance from each point (M, 2) to its nearest slot centre; inf for a point that is not finite."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        distance = np.full(len(points), np.inf)
+        finite = np.flatnonzero(np.isfinite(points).all(axis=1))
+        if len(finite) and len(self._tree.geometries):
+            (index, _), found = self._tree.query_nearest(shapely.points(points[finite]), return_distance=True,
+                                                         all_matches=False)
+            distance[finite[index]] = found
+        return distance
 
 
 def project_detections(calibration: CameraCalibration, view: View, rects_px: np.ndarray, blobs: np.ndarray,
-                       confidence: np.ndarray, settings: ProjectionSettings = ProjectionSettings()
-                       ) -> GroundDetections:
+                       confidence: np.ndarray, settings: ProjectionSettings = ProjectionSettings(),
+                       snap: SlotSnap | None = None) -> GroundDetections:
     """Ground objects from a camera's faces: `rects_px` (N, 4, 2) rotated rectangles, `blobs` (N,) blob ids."""
     rects = np.asarray(rects_px, dtype=np.float64).reshape(-1, 4, 2)
     blob_ids = np.asarray(blobs).reshape(-1)
@@ -59,7 +89,7 @@ def project_detections(calibration: CameraCalibration, view: View, rects_px: np.
     if len(rects) == 0:
         return GroundDetections.empty(calibration.camera_id)
     if view == "top":
-        return _top_view(calibration, rects, blob_ids, scores, settings)
+        return _top_view(calibration, rects, blob_ids, scores, settings, snap)
     if view == "oblique":
         return _oblique_view(calibration, rects, blob_ids, scores, settings)
     raise ValueError(f"view must be 'top' or 'oblique', got {view!r}")
@@ -89,8 +119,10 @@ def _within(sizes: np.ndarray, length: tuple[float, float], width: tuple[float, 
 
 
 def _top_view(calibration: CameraCalibration, rects: np.ndarray, blobs: np.ndarray, scores: np.ndarray,
-              s: ProjectionSettings) -> GroundDetections:
+              s: ProjectionSettings, snap: SlotSnap | None) -> GroundDetections:
     face_xy, face_size = _footprint(calibration, rects, s.container_height_m)
+    if snap is not None:
+        face_xy = _snapped(calibration, rects, face_xy, s.container_tops_m, snap)
     container_face = _within(face_size, s.container_length_m, s.container_width_m)
     unique, inverse = np.unique(blobs, return_inverse=True)
     blob_corners = [rects[inverse == b].reshape(-1, 2) for b in range(len(unique))]
@@ -110,6 +142,19 @@ def _top_view(calibration: CameraCalibration, rects: np.ndarray, blobs: np.ndarr
     conf = np.concatenate([blob_score[is_truck], blob_score[is_igv], scores[containers]])
     size = np.vstack([truck_size[is_truck], igv_size[is_igv], face_size[containers]])
     return GroundDetections(xy, kinds, conf.astype(np.float32), size, calibration.camera_id)
+
+
+def _snapped(calibration: CameraCalibration, rects: np.ndarray, fallback: np.ndarray, tops_m: tuple[float, ...],
+             snap: SlotSnap) -> np.ndarray:
+    """Each face's centre placed at the top height (of `tops_m`) that lands it nearest a slot centre."""
+    centres = rects.mean(axis=1)                                              # (N, 2) pixels
+    n, k = len(centres), len(tops_m)
+    heights = np.repeat(np.asarray(tops_m, dtype=np.float64)[None, :], n, axis=0).ravel()
+    candidates = pixels_to_plane(calibration, np.repeat(centres, k, axis=0), heights).reshape(n, k, 2)
+    distance = snap.distance(candidates.reshape(-1, 2)).reshape(n, k)
+    best = np.argmin(distance, axis=1)
+    chosen = candidates[np.arange(n), best]
+    return np.where(np.isfinite(distance[np.arange(n), best])[:, None], chosen, fallback)
 
 
 def _oblique_view(calibration: CameraCalibration, rects: np.ndarray, blobs: np.ndarray, scores: np.ndarray,

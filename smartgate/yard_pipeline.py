@@ -1,0 +1,114 @@
+"""Yard cameras to a live occupancy map: detect, place on the ground, assign to slots and queues.
+
+Each camera has a role by its view. A top camera watches slots (stacks and transfer-bay stands): its objects inside
+a truck-queue lane are left to the queue camera. An oblique camera watches the queues: only its objects inside a
+queue lane count, since its view of the stacks is too slanted to tell one slot from the next. Queue lengths are
+measured over the part of each lane the queue cameras cover (`watched_lanes`), within `queue_range_m`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import shapely
+
+from calibration.files import CameraCalibration
+from vision.yard_detector import YardDetector, YardDetectorError
+from yard.camera_projection import SlotSnap, project_detections
+from yard.coverage import ground_coverage, watched_lanes
+from yard.ground_detections import GroundDetections
+from yard.layout import YardLayout
+from yard.occupancy import OccupancyTracker, SlotChange
+from yard.occupancy_settings import OccupancySettings
+
+log = logging.getLogger(__name__)
+
+View = Literal["top", "oblique"]
+STAGES = ("detect", "place", "track")
+
+
+@dataclass(frozen=True)
+class YardCamera:
+    camera_id: str
+    view: View
+    calibration: CameraCalibration
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, summed over steps: where a yard frame's time goes."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    steps: int = 0
+
+    def per_step_ms(self) -> dict[str, float]:
+        return {stage: round(1000.0 * s / max(self.steps, 1), 2) for stage, s in self.seconds.items()}
+
+
+class YardPipeline:
+    """`step(t_utc, {camera: image})` → slot changes; `tracker` holds the live state and the queue lengths."""
+
+    def __init__(self, layout: YardLayout, cameras: Sequence[YardCamera], *, queue_range_m: float = 120.0,
+                 settings: OccupancySettings | None = None, detector: YardDetector | None = None) -> None:
+        if not cameras:
+            raise ValueError("a yard pipeline needs at least one camera")
+        self.cameras = tuple(cameras)
+        self.detector = detector or YardDetector()
+        lanes = {zone.id: zone.polygon for zone in layout.zones_of("truck_queue")}
+        queue_cameras = [c for c in self.cameras if c.view == "oblique"] or list(self.cameras)
+        coverage = shapely.union_all([ground_coverage(c.calibration, queue_range_m) for c in queue_cameras])
+        self.queue_lanes = watched_lanes(lanes, coverage)
+        self.slot_coverage = shapely.union_all([ground_coverage(c.calibration) for c in self.cameras
+                                                if c.view == "top"])
+        self._lanes = shapely.union_all(list(lanes.values())) if lanes else shapely.Polygon()
+        slots = layout.slots
+        self.slot_polygons = [s.polygon for s in slots]
+        self._snap = SlotSnap(np.array([s.centre for s in slots], dtype=np.float64).reshape(-1, 2))
+        self.tracker = OccupancyTracker([s.id for s in slots], self.slot_polygons,
+                                        [s.zone_id for s in slots], self.queue_lanes,
+                                        settings or OccupancySettings())
+        self.times = StageTimes()
+        self.counters: Counter[str] = Counter()
+
+    def set_background(self, camera_id: str, image: np.ndarray) -> None:
+        """The camera's view of the empty yard (a yard that is never empty cannot learn one from its frames)."""
+        self.detector.set_background(camera_id, image)
+
+    def step(self, t_utc: float, images: Mapping[str, np.ndarray | None]) -> list[SlotChange]:
+        """One time step of every camera; a missing or unusable frame is counted and its camera skipped."""
+        parts = [self._ground(camera, images.get(camera.camera_id)) for camera in self.cameras]
+        started = time.perf_counter()
+        changes = self.tracker.update(t_utc, GroundDetections.concat([p for p in parts if p is not None]))
+        self.times.seconds["track"] += time.perf_counter() - started
+        self.times.steps += 1
+        return changes
+
+    def _ground(self, camera: YardCamera, image: np.ndarray | None) -> GroundDetections | None:
+        if image is None:
+            self.counters["missing_frames"] += 1
+            return None
+        started = time.perf_counter()
+        try:
+            found = self.detector.detect(camera.camera_id, image)
+        except YardDetectorError as exc:
+            self.counters["bad_frames"] += 1
+            log.warning("yard camera %s: frame refused: %s", camera.camera_id, exc)
+            return None
+        placed = time.perf_counter()
+        self.times.seconds["detect"] += placed - started
+        if not len(found):
+            return None
+        ground = project_detections(camera.calibration, camera.view, found.data["rect"], found.data["blob"],
+                                    found.confidence, snap=self._snap)
+        ground = ground[ground.finite_mask()]
+        in_lane = shapely.contains_xy(self._lanes, ground.xy_m[:, 0], ground.xy_m[:, 1])
+        kept = ground[in_lane if camera.view == "oblique" else ~in_lane]
+        self.times.seconds["place"] += time.perf_counter() - placed
+        self.counters["objects"] += len(kept)
+        return kept
