@@ -297,15 +297,18 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _replay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", type=Path, metavar="DATASET", help="recording directory")
+    parser.add_argument("dataset", type=Path, metavar="DATASET",
+                        help="recording directory: a gate lane's or a yard's (smartgate generate / generate-yard)")
     parser.add_argument("--realtime", action="store_true", help="pace frames to their recorded time")
     parser.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
-    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (all cameras)")
+    parser.add_argument("--max-frames", type=int, metavar="N",
+                        help="stop after N frames (all cameras; for a yard recording, N time steps)")
     parser.add_argument("--evidence-dir", type=Path, metavar="DIR", help="save evidence crops under DIR")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
 
 
-@command("replay", "run the lane pipeline on a recording and score it against its truth", _replay_arguments)
+@command("replay", "run the lane (or yard) pipeline on a recording and score it against its truth",
+         _replay_arguments)
 def _replay(args: argparse.Namespace) -> int:
     import json
 
@@ -315,6 +318,8 @@ def _replay(args: argparse.Namespace) -> int:
     if (args.max_frames is not None and args.max_frames < 0) or (args.threads is not None and args.threads < 1):
         print(f"{PROG}: error: --max-frames must be >= 0 and --threads >= 1", file=sys.stderr)
         return EXIT_USAGE
+    if (args.dataset / "yard_recording.json").is_file():
+        return cli_yard.replay_yard_recording(args)
     try:
         report = replay(args.dataset, realtime=args.realtime, max_frames=args.max_frames,
                         evidence_dir=args.evidence_dir, threads=args.threads)
@@ -361,7 +366,7 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
-from smartgate import cli_yard  # noqa: E402,F401 - registers the calibration and yard commands
+from smartgate import cli_yard  # noqa: E402 - registers the calibration and yard commands (used by replay)
 
 if __name__ == "__main__":
     sys.exit(main())

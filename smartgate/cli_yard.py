@@ -7,9 +7,11 @@ itself, as in `smartgate.cli`, so that ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
-from smartgate.cli import command
+from smartgate.cli import EXIT_FAILURE, EXIT_OK, PROG, command
 
 DEFAULT_STORE = Path("var/calibration")
 
@@ -105,3 +107,18 @@ def _generate_yard(args: argparse.Namespace) -> int:
     from datasets.yard_synth.generator import run_generate_yard
 
     return run_generate_yard(args.out, args.seed, args.duration, args.fps)
+
+
+def replay_yard_recording(args: argparse.Namespace) -> int:
+    """`smartgate replay` on a yard recording: the occupancy map scored against its truth."""
+    from smartgate.yard_replay import replay_yard
+
+    report = replay_yard(args.dataset, max_steps=args.max_frames, realtime=args.realtime)
+    print(report.summary(), flush=True)
+    if args.report is not None:
+        try:
+            args.report.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        except OSError as exc:
+            print(f"{PROG}: error: cannot write {args.report}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    return EXIT_OK

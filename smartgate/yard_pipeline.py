@@ -1,9 +1,10 @@
 """Yard cameras to a live occupancy map: detect, place on the ground, assign to slots and queues.
 
-Each camera has a role by its view. A top camera watches slots (stacks and transfer-bay stands): its objects inside
-a truck-queue lane are left to the queue camera. An oblique camera watches the queues: only its objects inside a
-queue lane count, since its view of the stacks is too slanted to tell one slot from the next. Queue lengths are
-measured over the part of each lane the queue cameras cover (`watched_lanes`), within `queue_range_m`.
+Each camera has a role by its view. A top camera (looking down) watches everything it covers: slots, stacks and
+the queue lanes under it; seen from above, trucks queued nose to tail are still told apart. An oblique camera
+watches only the queue lanes that no top camera covers, within `queue_range_m`: along a slanted view queued trucks
+hide one another, so its counts are the weaker ones, and its view of the stacks is too slanted to tell one slot
+from the next. Queue lengths are measured over the part of each lane some camera watches (`queue_lanes`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import shapely
 
 from calibration.files import CameraCalibration
-from vision.yard_detector import YardDetector, YardDetectorError
+from vision.yard_detector import YardDetector, YardDetectorError, YardDetectorSettings
 from yard.camera_projection import SlotSnap, project_detections
 from yard.coverage import ground_coverage, watched_lanes
 from yard.ground_detections import GroundDetections
@@ -55,18 +56,22 @@ class YardPipeline:
     """`step(t_utc, {camera: image})` → slot changes; `tracker` holds the live state and the queue lengths."""
 
     def __init__(self, layout: YardLayout, cameras: Sequence[YardCamera], *, queue_range_m: float = 120.0,
+                 edge_margin_m: float = 3.0,
                  settings: OccupancySettings | None = None, detector: YardDetector | None = None) -> None:
         if not cameras:
             raise ValueError("a yard pipeline needs at least one camera")
         self.cameras = tuple(cameras)
-        self.detector = detector or YardDetector()
+        self.detector = detector or YardDetector(YardDetectorSettings(learning_rate=0.0))
         lanes = {zone.id: zone.polygon for zone in layout.zones_of("truck_queue")}
-        queue_cameras = [c for c in self.cameras if c.view == "oblique"] or list(self.cameras)
-        coverage = shapely.union_all([ground_coverage(c.calibration, queue_range_m) for c in queue_cameras])
-        self.queue_lanes = watched_lanes(lanes, coverage)
-        self.slot_coverage = shapely.union_all([ground_coverage(c.calibration) for c in self.cameras
-                                                if c.view == "top"])
-        self._lanes = shapely.union_all(list(lanes.values())) if lanes else shapely.Polygon()
+        top = shapely.union_all([ground_coverage(c.calibration, margin_m=edge_margin_m)
+                                 for c in self.cameras if c.view == "top"])
+        oblique = shapely.union_all([ground_coverage(c.calibration, queue_range_m, edge_margin_m)
+                                     for c in self.cameras if c.view == "oblique"])
+        self.slot_coverage = top
+        self._oblique_watch = shapely.intersection(
+            shapely.difference(oblique, top), shapely.union_all(list(lanes.values())) if lanes else oblique)
+        self.queue_lanes = watched_lanes(lanes, shapely.union(top, self._oblique_watch))
+        self._lanes = shapely.MultiPolygon(list(lanes.values())) if lanes else None
         slots = layout.slots
         self.slot_polygons = [s.polygon for s in slots]
         self._snap = SlotSnap(np.array([s.centre for s in slots], dtype=np.float64).reshape(-1, 2))
@@ -105,10 +110,11 @@ class YardPipeline:
         if not len(found):
             return None
         ground = project_detections(camera.calibration, camera.view, found.data["rect"], found.data["blob"],
-                                    found.confidence, snap=self._snap)
+                                    found.confidence, snap=self._snap, lanes=self._lanes)
         ground = ground[ground.finite_mask()]
-        in_lane = shapely.contains_xy(self._lanes, ground.xy_m[:, 0], ground.xy_m[:, 1])
-        kept = ground[in_lane if camera.view == "oblique" else ~in_lane]
+        if camera.view == "oblique":
+            ground = ground[shapely.contains_xy(self._oblique_watch, ground.xy_m[:, 0], ground.xy_m[:, 1])]
+        kept = ground
         self.times.seconds["place"] += time.perf_counter() - placed
         self.counters["objects"] += len(kept)
         return kept

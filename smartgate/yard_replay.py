@@ -1,10 +1,11 @@
 """`smartgate replay` on a yard recording: the occupancy map scored against the recording's truth.
 
 Slot-state accuracy compares every slot a top camera sees (empty, truck, container or IGV) with the truth at every
-step. Hysteresis confirms a change only after it has lasted (`enter_s`, `exit_s`), so the map is meant to lag
-the truth by about that much: the headline `slot_accuracy` leaves out a slot for `settle_s` after its true state
-changed, and `slot_accuracy_raw` counts every step. Queue lengths are compared over the watched part of each lane
-(`smartgate.yard_pipeline`): the truth counts the trucks whose centre lies there.
+step. Hysteresis confirms a change only after it has lasted (`enter_s`, `exit_s`), so the map is meant to lag the
+truth by about that much: the headline `slot_accuracy` leaves out a slot for `settle_s` after its true state
+changed (and after the start, when the map is still unknown), and `slot_accuracy_raw` counts every step. Queue
+lengths are compared over the watched part of each lane (`smartgate.yard_pipeline`): the truth counts the trucks
+whose centre lies there.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ class YardReplayReport:
         ])
 
 
-def replay_yard(path: Path, *, max_steps: int | None = None, settle_s: float = 3.0) -> YardReplayReport:
-    """Run the yard pipeline over a recording at full speed and score it."""
+def replay_yard(path: Path, *, max_steps: int | None = None, settle_s: float = 3.0,
+                realtime: bool = False) -> YardReplayReport:
+    """Run the yard pipeline over a recording at full speed (or paced to its clock) and score it."""
     recording = open_yard_recording(path)
     pipeline = _pipeline(recording)
     scorer = _Scorer(pipeline, settle_s)
@@ -68,6 +70,8 @@ def replay_yard(path: Path, *, max_steps: int | None = None, settle_s: float = 3
     for t, images, truth in recording:
         if max_steps is not None and scorer.steps >= max_steps:
             break
+        if realtime:
+            time.sleep(max(0.0, t - (time.perf_counter() - started)))
         pipeline.step(t0 + t, images)
         scorer.add(t, truth)
     wall = time.perf_counter() - started
@@ -109,7 +113,7 @@ class _Scorer:
         want = np.array([_CODE[truth.slots[s].kind] if s in truth.slots else _CODE["unknown"]
                          for s in self.slot_ids], np.int8)
         changed = want != self.last_truth
-        self.changed_at[changed & (self.last_truth >= 0)] = t
+        self.changed_at[changed] = t  # the first step counts as a change: the map starts unknown
         self.last_truth = want
         got = np.array([_CODE[s.kind] for s in self.pipeline.tracker.slot_states()], np.int8)
         scored = self.in_view & (want != _CODE["unknown"])

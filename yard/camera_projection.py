@@ -45,6 +45,8 @@ class ProjectionSettings:
     igv_width_m: tuple[float, float] = (2.6, 3.8)
     truck_pitch_m: float = 21.6         # a queued truck's length and the gap to the next one
     truck_length_nominal_m: float = 18.6
+    queue_merge_gap_m: float = 1.5      # faces closer along a lane are one vehicle (queued trucks keep ~3 m)
+    min_queued_m: float = 2.0           # a shorter group of faces in a queue lane is not a vehicle (a cab is 2.5)
     container_tops_m: tuple[float, ...] = (2.59, 4.1, 5.18, 7.77, 10.36)
     """Heights a container's top may stand at (tiers 1–4 of a stack; on a truck or IGV): with a `SlotSnap`, each
     container face is placed at every one and the placement nearest a slot centre is kept."""
@@ -78,8 +80,13 @@ class SlotSnap:
 
 def project_detections(calibration: CameraCalibration, view: View, rects_px: np.ndarray, blobs: np.ndarray,
                        confidence: np.ndarray, settings: ProjectionSettings = ProjectionSettings(),
-                       snap: SlotSnap | None = None) -> GroundDetections:
-    """Ground objects from a camera's faces: `rects_px` (N, 4, 2) rotated rectangles, `blobs` (N,) blob ids."""
+                       snap: SlotSnap | None = None, lanes: shapely.Geometry | None = None) -> GroundDetections:
+    """Ground objects from a camera's faces: `rects_px` (N, 4, 2) rotated rectangles, `blobs` (N,) blob ids.
+
+    `snap` places container tops at their likely tier. `lanes` (the truck-queue lanes) are watched for trucks
+    only: faces there are grouped per lane (trucks side by side touch in the image but are two vehicles) and counted
+    along the lane.
+    """
     rects = np.asarray(rects_px, dtype=np.float64).reshape(-1, 4, 2)
     blob_ids = np.asarray(blobs).reshape(-1)
     scores = np.asarray(confidence, dtype=np.float32).reshape(-1)
@@ -89,10 +96,86 @@ def project_detections(calibration: CameraCalibration, view: View, rects_px: np.
     if len(rects) == 0:
         return GroundDetections.empty(calibration.camera_id)
     if view == "top":
-        return _top_view(calibration, rects, blob_ids, scores, settings, snap)
+        if lanes is None:
+            return _top_view(calibration, rects, blob_ids, scores, settings, snap)
+        lane_list = list(getattr(lanes, "geoms", [lanes]))
+        lane = _lane_of(calibration, rects, lane_list, settings.truck_height_m)
+        off = lane == 0
+        parts = [_top_view(calibration, rects[off], blob_ids[off], scores[off], settings, snap),
+                 _queued_trucks(calibration, rects[~off], lane[~off], lane_list, scores[~off], settings)]
+        return GroundDetections.concat(parts)
     if view == "oblique":
         return _oblique_view(calibration, rects, blob_ids, scores, settings)
     raise ValueError(f"view must be 'top' or 'oblique', got {view!r}")
+
+
+def _lane_of(calibration: CameraCalibration, rects: np.ndarray, lanes: list[shapely.Polygon], height_m: float
+             ) -> np.ndarray:
+    """Per face, 1 + the index of the lane holding its centre (placed at truck height), or 0 outside every lane."""
+    parts = lanes
+    centres = pixels_to_plane(calibration, rects.mean(axis=1), height_m)
+    lane = np.zeros(len(rects), np.int64)
+    finite = np.flatnonzero(np.isfinite(centres).all(axis=1))
+    for index, polygon in enumerate(parts, start=1):
+        lane[finite[shapely.contains_xy(polygon, centres[finite, 0], centres[finite, 1])]] = index
+    return lane
+
+
+def _queued_trucks(calibration: CameraCalibration, rects: np.ndarray, lane: np.ndarray, lanes: list[shapely.Polygon],
+                   scores: np.ndarray, s: ProjectionSettings) -> GroundDetections:
+    """Trucks in the queue lanes, seen from above, counted along each lane.
+
+    The faces of a lane are laid on the lane's axis as intervals; intervals closer than `queue_merge_gap_m` are one
+    vehicle's parts (cab, chassis, container), and each merged run is as many trucks as its length holds at the
+    queue's pitch. A grey container on grey asphalt may not stand out, but its truck's cab does, so a run as short
+    as `min_queued_m` still counts as one truck.
+    """
+    ground = pixels_to_plane(calibration, rects.reshape(-1, 2), s.truck_height_m).reshape(-1, 4, 2)
+    xy: list[np.ndarray] = []
+    conf: list[float] = []
+    for index in np.unique(lane):
+        faces = np.flatnonzero((lane == index) & np.isfinite(ground).all(axis=(1, 2)))
+        if len(faces) == 0:
+            continue
+        origin, axis = _lane_axis(lanes[index - 1])
+        along = (ground[faces] - origin) @ axis                                     # (F, 4)
+        lateral = float(np.median((ground[faces].mean(axis=1) - origin) @ np.array([-axis[1], axis[0]])))
+        for a, b, best in _runs(along.min(axis=1), along.max(axis=1), scores[faces], s.queue_merge_gap_m):
+            if b - a < s.min_queued_m:
+                continue
+            count = max(1, round((b - a + s.truck_pitch_m - s.truck_length_nominal_m) / s.truck_pitch_m))
+            for k in range(count):
+                t = min(a + s.truck_length_nominal_m / 2 + k * s.truck_pitch_m, b)
+                xy.append(origin + axis * t + np.array([-axis[1], axis[0]]) * lateral)
+                conf.append(best)
+    if not xy:
+        return GroundDetections.empty(calibration.camera_id)
+    n = len(xy)
+    return GroundDetections(np.array(xy), np.full(n, KIND_TRUCK, np.int8), np.array(conf, np.float32),
+                            np.tile([s.truck_length_nominal_m, 2.5], (n, 1)), calibration.camera_id)
+
+
+def _runs(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, gap: float) -> list[tuple[float, float, float]]:
+    """Intervals merged where they overlap or lie within `gap`: (start, end, best score) per run."""
+    order = np.argsort(starts)
+    runs: list[tuple[float, float, float]] = []
+    for i in order:
+        if runs and starts[i] <= runs[-1][1] + gap:
+            a, b, best = runs[-1]
+            runs[-1] = (a, max(b, float(ends[i])), max(best, float(scores[i])))
+        else:
+            runs.append((float(starts[i]), float(ends[i]), float(scores[i])))
+    return runs
+
+
+def _lane_axis(polygon: shapely.Polygon) -> tuple[np.ndarray, np.ndarray]:
+    """A point on the lane and the unit vector along its length."""
+    coords = np.asarray(shapely.minimum_rotated_rectangle(polygon).exterior.coords)[:4]
+    sides = np.diff(np.vstack([coords, coords[:1]]), axis=0)
+    longest = sides[np.argmax(np.linalg.norm(sides, axis=1))]
+    axis = longest / np.linalg.norm(longest)
+    centre = np.asarray(polygon.centroid.coords[0])
+    return centre, axis
 
 
 def _footprint(calibration: CameraCalibration, corners_px: np.ndarray, height_m: float

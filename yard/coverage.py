@@ -16,25 +16,33 @@ from calibration.projection import pixels_to_ground
 _SAMPLES_PER_SIDE = 64
 
 
-def ground_coverage(calibration: CameraCalibration, max_range_m: float | None = None) -> shapely.Polygon:
-    """The ground the image shows (its border mapped to z = 0), within `max_range_m` of the camera's foot."""
+def ground_coverage(calibration: CameraCalibration, max_range_m: float | None = None,
+                    margin_m: float = 0.0) -> shapely.Polygon:
+    """The ground the image shows (its border mapped to z = 0), within `max_range_m` of the camera's foot, shrunk
+    by `margin_m` so that an object whose centre lies inside is seen whole, not cut by the image edge."""
     width, height = calibration.image_size
     u = np.linspace(0.0, width - 1.0, _SAMPLES_PER_SIDE)
     v = np.linspace(0.0, height - 1.0, _SAMPLES_PER_SIDE)
     border = np.concatenate([
         np.stack([u, np.zeros_like(u)], 1), np.stack([np.full_like(v, width - 1.0), v], 1),
         np.stack([u[::-1], np.full_like(u, height - 1.0)], 1), np.stack([np.zeros_like(v), v[::-1]], 1),
-        _grid(width, height),  # inner points keep the hull right when part of the border lies above the horizon
     ])
     ground = pixels_to_ground(calibration, border)
-    ground = ground[np.isfinite(ground).all(axis=1)]
-    if len(ground) < 3:
-        return shapely.Polygon()
-    view = shapely.convex_hull(shapely.multipoints(ground))
-    if max_range_m is None or calibration.pose is None:
-        return _polygon(view)
-    foot = calibration.pose.centre[:2]
-    return _polygon(shapely.intersection(view, shapely.Point(foot).buffer(max_range_m, quad_segs=32)))
+    finite = np.isfinite(ground).all(axis=1)
+    if finite.all():  # the whole border lies on the ground: its outline, curved by the lens, is the view
+        view = shapely.make_valid(shapely.Polygon(ground))
+    else:  # part of the image is sky: the hull of what is ground, cut by the range below
+        inner = pixels_to_ground(calibration, _grid(width, height))
+        points = np.concatenate([ground[finite], inner[np.isfinite(inner).all(axis=1)]])
+        if len(points) < 3:
+            return shapely.Polygon()
+        view = shapely.convex_hull(shapely.multipoints(points))
+    if max_range_m is not None and calibration.pose is not None:
+        foot = calibration.pose.centre[:2]
+        view = shapely.intersection(view, shapely.Point(foot).buffer(max_range_m, quad_segs=32))
+    if margin_m > 0.0:
+        view = shapely.buffer(view, -margin_m)
+    return _polygon(view)
 
 
 def watched_lanes(lanes: dict[str, shapely.Polygon], coverage: shapely.Geometry) -> dict[str, shapely.Polygon]:

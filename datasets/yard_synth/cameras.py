@@ -78,12 +78,18 @@ def _intrinsics(size: tuple[int, int], hfov_deg: float, rng: np.random.Generator
 
 def top_camera(layout: YardLayout, rng: np.random.Generator, size: tuple[int, int] = IMAGE_SIZE,
                hfov_deg: float = 40.0) -> YardCamera:
-    """A camera high (a tethered drone or a tall mast with a long lens) almost straight above the buffer stacks and
-    transfer bays; the narrow field keeps tall stacks from leaning far over their neighbours in the image."""
+    """A camera high (a tethered drone or a tall mast with a long lens) almost straight above the buffer stacks,
+    transfer bays and the truck queues beside them; the narrow field keeps tall stacks from leaning far over their
+    neighbours in the image."""
     zones = [z.polygon for z in layout.zones if z.kind in ("buffer_stack", "transfer_bay")]
     if not zones:
         zones = [z.polygon for z in layout.zones]
-    region = shapely.unary_union(zones)
+    handling = shapely.unary_union(zones)
+    # the truck queues beside the cranes too, so that queued trucks are counted from above
+    x0, _, x1, _ = handling.bounds
+    reach = shapely.box(x0, -1e6, x1, 1e6)
+    queues = [shapely.intersection(z.polygon, reach) for z in layout.zones_of("truck_queue")]
+    region = shapely.unary_union([handling, *queues])
     along = long_direction(shapely.minimum_rotated_rectangle(region))
     across = np.array([-along[1], along[0]])
     coords = np.asarray(shapely.minimum_rotated_rectangle(region).exterior.coords)
