@@ -11,7 +11,7 @@ from pathlib import Path
 from smartgate.services.runtime import configure_logging, install_stop_handlers
 from smartgate.site import Site, SiteConfigError, load_site
 
-SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance")
+SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance", "planner")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="gate link heartbeat interval, the same on both sides (gate-controller, clearance)")
     parser.add_argument("--declarations", type=Path, default=None, metavar="PATH",
                         help="declarations JSON Lines file or folder, instead of the site's feed (clearance)")
+    parser.add_argument("--maps", type=Path, action="append", default=[], metavar="DIR",
+                        help="folder of MovingAI .map files served by file stem, repeatable (planner)")
     args = parser.parse_args(argv)
     configure_logging(args.name if args.lane is None else f"{args.name}-{args.lane}")
     stop = install_stop_handlers()
@@ -56,6 +58,10 @@ def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
 
         options = clearance.ClearanceOptions(heartbeat_s=args.heartbeat_s, declarations=args.declarations)
         return clearance.run(site, stop, options)
+    if args.name == "planner":
+        from smartgate.services import planner
+
+        return planner.run(site, stop, planner.PlannerProcessOptions(maps=tuple(args.maps)))
     if args.lane is None:
         print(f"the {args.name} service needs --lane", file=sys.stderr)
         return 2

@@ -1,0 +1,126 @@
+"""Lifelong PIBT: IGVs get new goals as jobs are assigned, and each call to `LifelongPlanner.step` plans and takes
+one conflict-free step for the whole fleet.
+
+Priorities persist across steps (steps waited since the agent was last on its goal, plus a seeded random
+tie-break), so an IGV that waits long enough eventually moves first; two IGVs that must pass each other in a lane
+use LaCAM*'s swap operation (one backs off to the nearest branch). An IGV on its goal with no new job stays there
+unless a higher-priority one needs the cell (then it is pushed aside and comes back). Distances come from the
+`DistanceTable` cache, one row per distinct goal (a yard has a few transfer points and parking cells, not one goal
+per IGV), computed only when a goal is first used.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from control.planning.distances import DistanceTable
+from control.planning.grid_map import GridMap
+from control.planning.kernels import seed_state, step_into, update_priorities, work_arrays
+from control.planning.pibt import initial_priorities
+from control.planning.result import InstanceError, checked_cells, checked_instance
+
+__all__ = ["LifelongPlanner"]
+
+_FIRST_ROWS = 16
+
+
+class LifelongPlanner:
+    """``positions`` (N,) int32 cells now, ``goals`` (N,) int32 current goals (two agents may share one),
+    ``reached`` (N,) bool: which agents are on their goal now. Starts must be distinct passable cells."""
+
+    def __init__(self, grid: GridMap, starts: np.ndarray, goals: np.ndarray, *, seed: int = 0,
+                 distances: DistanceTable | None = None) -> None:
+        start_cells, _ = checked_instance(grid, starts, np.asarray(starts))
+        goal_cells = checked_cells(grid, goals, "goals")
+        if goal_cells.shape != start_cells.shape:
+            raise InstanceError(f"{grid.name}: {start_cells.size} starts but {goal_cells.size} goals")
+        n = start_cells.size
+        self.grid = grid
+        self.table = distances if distances is not None else DistanceTable(grid)
+        self.positions = start_cells
+        self.goals = goal_cells
+        self.reached = self.positions == self.goals
+        self.steps = 0
+        self._next = np.empty(n, dtype=np.int32)
+        self._priorities = initial_priorities(n, seed)
+        self._rng = seed_state(seed)
+        self._occ_now, self._occ_nxt, self._cand, self._work = work_arrays(n, grid.num_cells, grid.successors.shape[1])
+        self._rows = np.empty((_FIRST_ROWS, grid.num_cells), dtype=np.int32)
+        self._row_goal = np.full(_FIRST_ROWS, -1, dtype=np.int64)    # goal held by each row, -1 when free
+        self._row_by_goal: dict[int, int] = {}
+        self._free_rows: list[int] = list(range(_FIRST_ROWS - 1, -1, -1))
+        self._row_of = np.zeros(n, dtype=np.int32)
+        self._stale = np.ones(n, dtype=bool)                           # agents whose row is not their goal's yet
+        self._refresh_rows(None)
+
+    def assign(self, agents: np.ndarray, goals: np.ndarray) -> None:
+        """New goals (jobs) for some agents; `InstanceError` for an unknown or repeated agent or a goal that is
+        not a passable cell. Distances are computed at the next `step`."""
+        ids = np.asarray(agents)
+        if ids.ndim != 1 or not (np.issubdtype(ids.dtype, np.integer) or ids.size == 0):
+            raise InstanceError(f"{self.grid.name}: agents must be a 1-d integer array, got {ids.dtype} {ids.shape}")
+        ids = ids.astype(np.int64)
+        if ((ids < 0) | (ids >= self.positions.size)).any():
+            raise InstanceError(f"{self.grid.name}: agent ids must be in 0..{self.positions.size - 1}")
+        if np.unique(ids).size != ids.size:
+            raise InstanceError(f"{self.grid.name}: an agent is assigned twice in one call")
+        cells = checked_cells(self.grid, goals, "goals")
+        if cells.size != ids.size:
+            raise InstanceError(f"{self.grid.name}: {ids.size} agents but {cells.size} goals")
+        self.goals[ids] = cells
+        self._stale[ids] = True
+        self.reached = self.positions == self.goals
+
+    def step(self, deadline_s: float | None = None) -> np.ndarray:
+        """Plan and take one step; returns a copy of the new positions. Distances for new goals are computed
+        first, as long as ``deadline_s`` (monotonic) allows: an agent whose new goal's row is not ready by then
+        keeps heading for its previous goal for this step."""
+        self._refresh_rows(deadline_s)
+        step_into(self.grid.successors, self._rows, self._row_of, self.positions, self._next, self._priorities,
+                  self._occ_now, self._occ_nxt, self._cand, self._work, self._rng, True)
+        self.positions, self._next = self._next, self.positions
+        update_priorities(self._priorities, self.positions, self.goals)
+        self.reached = self.positions == self.goals
+        self.steps += 1
+        return self.positions.copy()
+
+    def _refresh_rows(self, deadline_s: float | None) -> None:
+        for agent in np.flatnonzero(self._stale).tolist():
+            goal = int(self.goals[agent])
+            row = self._row_by_goal.get(goal)
+            if row is None:
+                if deadline_s is not None and time.monotonic() >= deadline_s:
+                    return
+                row = self._new_row(goal)
+            self._row_of[agent] = row
+            self._stale[agent] = False
+
+    def _new_row(self, goal: int) -> int:
+        """A row holding the distances to ``goal``: a free one, else one no agent uses, else a new one."""
+        if not self._free_rows:
+            self._reclaim_rows()
+        if not self._free_rows:
+            self._grow_rows()
+        row = self._free_rows.pop()
+        self._rows[row] = self.table.to_goal(goal)
+        self._row_goal[row] = goal
+        self._row_by_goal[goal] = row
+        return row
+
+    def _reclaim_rows(self) -> None:
+        live = np.zeros(self._rows.shape[0], dtype=bool)
+        live[self._row_of] = True             # stale agents keep their previous goal's row until refreshed
+        for row in np.flatnonzero(~live & (self._row_goal >= 0)).tolist():
+            del self._row_by_goal[int(self._row_goal[row])]
+            self._row_goal[row] = -1
+            self._free_rows.append(row)
+
+    def _grow_rows(self) -> None:
+        old = self._rows.shape[0]
+        rows = np.empty((2 * old, self._rows.shape[1]), dtype=np.int32)
+        rows[:old] = self._rows
+        self._rows = rows
+        self._row_goal = np.concatenate([self._row_goal, np.full(old, -1, dtype=np.int64)])
+        self._free_rows.extend(range(2 * old - 1, old - 1, -1))
