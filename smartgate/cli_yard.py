@@ -1,4 +1,4 @@
-"""The yard commands of `smartgate`: camera calibration and synthetic yard footage.
+"""The yard commands of `smartgate`: camera calibration, synthetic yard footage, yard replay and IGV planning.
 
 Registered with `smartgate.cli.command` when `smartgate.cli` is imported; each body imports its package inside
 itself, as in `smartgate.cli`, so that ``--help`` answers at once.
@@ -122,3 +122,20 @@ def replay_yard_recording(args: argparse.Namespace) -> int:
             print(f"{PROG}: error: cannot write {args.report}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     return EXIT_OK
+
+
+def _plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--map", type=Path, required=True, dest="map_path", help="MovingAI .map file")
+    parser.add_argument("--scen", type=Path, help="MovingAI .scen file (default: random starts and goals)")
+    parser.add_argument("--agents", type=int, required=True, help="number of agents")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random instance and the planner")
+    parser.add_argument("--algo", choices=["pibt", "lacam"], default="lacam", help="planner (default lacam)")
+    parser.add_argument("--deadline-ms", type=float, default=1000.0, help="time budget in ms (default 1000)")
+    parser.add_argument("--out", type=Path, help='write the paths as JSON {"paths": [[[x, y], ...] per agent]}')
+
+
+@command("plan", "plan collision-free paths for many agents on a grid map (one JSON line)", _plan_arguments)
+def _plan(args: argparse.Namespace) -> int:
+    from control.planning.command import run_plan
+
+    return run_plan(args.map_path, args.scen, args.agents, args.seed, args.algo, args.deadline_ms, args.out)

@@ -282,7 +282,11 @@ class Lane(_Frozen):
 
 
 class Yard(_Frozen):
+    """The transfer yard: its layout, and the yard cameras. Until live yard cameras are wired, the cameras are
+    played from a yard recording (its frames, the cameras' calibrations; `smartgate generate-yard`)."""
+
     layout: InputPath | None = None
+    recording: InputPath | None = None
 
 
 class Endpoints(_Frozen):
@@ -496,9 +500,9 @@ class Site(_Frozen):
 
     def component_names(self) -> list[str]:
         """The bus participants that need a CURVE key pair: services, one lane reader and one gate link per lane,
-        the API and the demo supervisor."""
+        the yard occupancy service, the API and the demo supervisor."""
         lanes = [name for lane in self.lanes for name in (f"lane-{lane.id}", f"gate-{lane.id}")]
-        return ["broker", "journal", "clearance", *lanes, "planner", "api", "demo"]
+        return ["broker", "journal", "clearance", *lanes, "planner", "yard", "api", "demo"]
 
 
 # --- loading ----------------------------------------------------------------------------------------------------
@@ -537,6 +541,8 @@ def check_site_files(site: Site) -> list[str]:
                 wanted.append((f"lanes[{i}].cameras[{j}].source.path", source.path, source.kind != "video"))
     if site.yard is not None and site.yard.layout is not None:
         wanted.append(("yard.layout", site.yard.layout, False))
+    if site.yard is not None and site.yard.recording is not None:
+        wanted.append(("yard.recording", site.yard.recording, True))
     feed = site.declarations.feed
     if feed is not None:
         wanted.append(("declarations.feed.path", feed.path, feed.kind == "directory"))

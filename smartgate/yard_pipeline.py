@@ -19,12 +19,14 @@ from typing import Literal
 import numpy as np
 import shapely
 
-from calibration.files import CameraCalibration
+from bus.journal import Journal
+from calibration.files import CalibrationStore, CameraCalibration
+from datasets.yard_synth.recording import YardRecording
 from vision.yard_detector import YardDetector, YardDetectorError, YardDetectorSettings
 from yard.camera_projection import SlotSnap, project_detections
 from yard.coverage import ground_coverage, watched_lanes
 from yard.ground_detections import GroundDetections
-from yard.layout import YardLayout
+from yard.layout import YardLayout, load_layout
 from yard.occupancy import OccupancyTracker, SlotChange
 from yard.occupancy_settings import OccupancySettings
 
@@ -75,11 +77,15 @@ class YardPipeline:
         slots = layout.slots
         self.slot_polygons = [s.polygon for s in slots]
         self._snap = SlotSnap(np.array([s.centre for s in slots], dtype=np.float64).reshape(-1, 2))
-        self.tracker = OccupancyTracker([s.id for s in slots], self.slot_polygons,
-                                        [s.zone_id for s in slots], self.queue_lanes,
-                                        settings or OccupancySettings())
+        self._slots = ([s.id for s in slots], self.slot_polygons, [s.zone_id for s in slots])
+        self._settings = settings or OccupancySettings()
+        self.tracker = OccupancyTracker(*self._slots, self.queue_lanes, self._settings)
         self.times = StageTimes()
         self.counters: Counter[str] = Counter()
+
+    def restore(self, journal: Journal) -> None:
+        """Take up the occupancy last journalled (after a restart), so that nothing already published flips."""
+        self.tracker = OccupancyTracker.rebuild(journal, *self._slots, self.queue_lanes, self._settings)
 
     def set_background(self, camera_id: str, image: np.ndarray) -> None:
         """The camera's view of the empty yard (a yard that is never empty cannot learn one from its frames)."""
@@ -118,3 +124,15 @@ class YardPipeline:
         self.times.seconds["place"] += time.perf_counter() - placed
         self.counters["objects"] += len(kept)
         return kept
+
+
+def recording_pipeline(recording: YardRecording, layout: YardLayout | None = None) -> YardPipeline:
+    """The pipeline for a yard recording's cameras: their newest calibrations, their empty-yard backgrounds."""
+    store = CalibrationStore(recording.calibration_root)
+    cameras = [YardCamera(name, meta.view, store.latest(name)) for name, meta in recording.meta.cameras.items()]
+    pipeline = YardPipeline(layout or load_layout(recording.layout_path), cameras)
+    for camera in cameras:
+        background = recording.background(camera.camera_id)
+        if background is not None:
+            pipeline.set_background(camera.camera_id, background)
+    return pipeline

@@ -18,11 +18,9 @@ from typing import Any
 import numpy as np
 import shapely
 
-from calibration.files import CalibrationStore
-from datasets.yard_synth.recording import YardRecording, open_yard_recording
+from datasets.yard_synth.recording import open_yard_recording
 from datasets.yard_synth.truth import YardTruth
-from smartgate.yard_pipeline import YardCamera, YardPipeline
-from yard.layout import load_layout
+from smartgate.yard_pipeline import YardPipeline, recording_pipeline
 
 STATES = ("empty", "truck", "container", "igv", "unknown")
 _CODE = {name: code for code, name in enumerate(STATES)}
@@ -63,7 +61,7 @@ def replay_yard(path: Path, *, max_steps: int | None = None, settle_s: float = 3
                 realtime: bool = False) -> YardReplayReport:
     """Run the yard pipeline over a recording at full speed (or paced to its clock) and score it."""
     recording = open_yard_recording(path)
-    pipeline = _pipeline(recording)
+    pipeline = recording_pipeline(recording)
     scorer = _Scorer(pipeline, settle_s)
     started = time.perf_counter()
     t0 = recording.meta.created_utc
@@ -78,18 +76,6 @@ def replay_yard(path: Path, *, max_steps: int | None = None, settle_s: float = 3
     counters = {**pipeline.counters, **pipeline.tracker.counters,
                 "truth_lines_skipped": recording.errors.count, "frames_unreadable": recording.frame_errors.count}
     return scorer.report(str(path), wall, pipeline.times.per_step_ms(), counters)
-
-
-def _pipeline(recording: YardRecording) -> YardPipeline:
-    layout = load_layout(recording.layout_path)
-    store = CalibrationStore(recording.calibration_root)
-    cameras = [YardCamera(name, meta.view, store.latest(name)) for name, meta in recording.meta.cameras.items()]
-    pipeline = YardPipeline(layout, cameras)
-    for camera in cameras:
-        background = recording.background(camera.camera_id)
-        if background is not None:
-            pipeline.set_background(camera.camera_id, background)
-    return pipeline
 
 
 class _Scorer:

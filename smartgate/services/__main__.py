@@ -11,7 +11,7 @@ from pathlib import Path
 from smartgate.services.runtime import configure_logging, install_stop_handlers
 from smartgate.site import Site, SiteConfigError, load_site
 
-SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance", "planner")
+SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance", "planner", "yard")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site", required=True, help="site YAML file")
     parser.add_argument("--data-dir", default=None, help="runtime folder (journal, keys, logs)")
     parser.add_argument("--lane", default=None, help="lane id (lane and gate-controller services)")
-    parser.add_argument("--speed", type=float, default=1.0, help="playback speed of recordings (lane service)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="playback speed of recordings (lane and yard services; 0: as fast as possible)")
     parser.add_argument("--loop", action="store_true", help="replay recordings forever (lane service)")
     parser.add_argument("--heartbeat-s", type=float, default=1.0, metavar="S",
                         help="gate link heartbeat interval, the same on both sides (gate-controller, clearance)")
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="declarations JSON Lines file or folder, instead of the site's feed (clearance)")
     parser.add_argument("--maps", type=Path, action="append", default=[], metavar="DIR",
                         help="folder of MovingAI .map files served by file stem, repeatable (planner)")
+    parser.add_argument("--recording", type=Path, default=None, metavar="DIR",
+                        help="yard recording to play instead of the site's (yard)")
     args = parser.parse_args(argv)
     configure_logging(args.name if args.lane is None else f"{args.name}-{args.lane}")
     stop = install_stop_handlers()
@@ -62,6 +65,10 @@ def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
         from smartgate.services import planner
 
         return planner.run(site, stop, planner.PlannerProcessOptions(maps=tuple(args.maps)))
+    if args.name == "yard":
+        from smartgate.services import yard_occupancy
+
+        return yard_occupancy.run(site, stop, yard_occupancy.YardOptions(recording=args.recording, speed=args.speed))
     if args.lane is None:
         print(f"the {args.name} service needs --lane", file=sys.stderr)
         return 2
