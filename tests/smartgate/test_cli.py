@@ -89,13 +89,13 @@ def test_help_lists_the_registered_commands(tmp_path: Path) -> None:
 def test_keys_writes_the_site_components_then_keeps_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     keys = tmp_path / "keys"
     assert cli.main(["keys", "--dir", str(keys)]) == 0
-    names = ["broker", "journal", "clearance", "lane-in-1", "gate-in-1", "lane-out-1", "gate-out-1", "planner", "api",
-             "demo"]
+    names = ["broker", "journal", "clearance", "lane-in-1", "gate-in-1", "lane-out-1", "gate-out-1", "planner", "yard",
+             "api", "demo"]
     assert sorted(p.name for p in keys.iterdir()) == sorted(
         [f"{n}.key" for n in names] + [f"{n}.key_secret" for n in names])
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in keys.glob("*.key_secret"))
     first = (keys / "clearance.key_secret").read_bytes()
-    assert "wrote 10 key pairs" in capsys.readouterr().out
+    assert "wrote 11 key pairs" in capsys.readouterr().out
 
     assert cli.main(["keys", "--dir", str(keys)]) == 0
     assert "kept existing keys: broker journal clearance" in capsys.readouterr().out
@@ -142,13 +142,13 @@ def test_registered_commands_nest_and_receive_their_arguments(
     def arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--count", type=int, required=True)
 
-    @cli.command("plan show", "print a plan", arguments)
+    @cli.command("report show", "print a report", arguments)
     def _show(args: argparse.Namespace) -> int:
         print(f"count={args.count}")
         return 3
 
-    assert ("plan", "show") in registry
-    assert cli.main(["plan", "show", "--count", "7"]) == 3
+    assert ("report", "show") in registry
+    assert cli.main(["report", "show", "--count", "7"]) == 3
     assert capsys.readouterr().out == "count=7\n"
 
 
