@@ -2,7 +2,9 @@
 
 It plays the site's yard cameras (for now from the site's yard recording, paced to its clock), runs the yard
 pipeline (detect, place on the ground, slots and queues with hysteresis), fills in container numbers from the
-inventory, and for each step journals the changes in one transaction, then publishes them. On start it takes up
+inventory, and for each step journals the changes in one transaction, then publishes them. The inventory follows
+the gate's reads (`VehiclePassage`: the containers a truck brings) and the cranes' moves (`CraneCommand` PICK and
+PLACE) from the bus. On start it takes up
 the state the journal last recorded, so a restart neither forgets a container nor announces it again. The journal
 recorder stores the published copies too; they are the same messages (same id), so that second write is a no-op.
 
@@ -16,22 +18,26 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bus.journal import Journal, JournalError
-from bus.messages import OccupancyUpdate, now_utc
+from bus.messages import AnyMessage, CraneCommand, OccupancyUpdate, VehiclePassage, now_utc
+from bus.transport import subscription
 from datasets.yard_synth.recording import YardRecording, open_yard_recording
 from smartgate.services.runtime import Pulse
 from smartgate.site import Site
+from smartgate.wiring import event_subscriber
 from smartgate.yard_pipeline import YardPipeline, recording_pipeline
-from yard.inventory import Inventory
+from yard.inventory import Inventory, InventoryError
 from yard.layout import load_layout
 from yard.occupancy_journal import record_updates
 from yard.occupancy_layout import rebuilt_inventory
 
 log = logging.getLogger(__name__)
 NAME = "yard"
+MAX_EVENTS_PER_STEP = 1000
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,11 @@ def run(site: Site, stop: threading.Event, options: YardOptions = YardOptions())
         pipeline.restore(journal)
         inventory = rebuilt_inventory(layout, journal)
         pulse = Pulse(site, NAME, "yard-occupancy", lambda: _status(pipeline, counters))
+        topics = [subscription(VehiclePassage), subscription(CraneCommand)]
         try:
-            _play(recording, pipeline, inventory, journal, pulse, counters, stop, options.speed)
+            with event_subscriber(site, NAME, topics) as events:
+                _play(recording, pipeline, _Yard(inventory, events.recv, journal, pulse, counters), stop,
+                      options.speed)
             pulse.tick(state="ended", force=True)
         finally:
             pulse.close()
@@ -63,33 +72,58 @@ def run(site: Site, stop: threading.Event, options: YardOptions = YardOptions())
     return 0
 
 
-def _play(recording: YardRecording, pipeline: YardPipeline, inventory: Inventory, journal: Journal, pulse: Pulse,
-          counters: Counter[str], stop: threading.Event, speed: float) -> None:
+@dataclass
+class _Yard:
+    """What a step needs besides the pipeline: the inventory and its bus feed, the journal, the publisher."""
+
+    inventory: Inventory
+    receive: Callable[[float], AnyMessage | None]
+    journal: Journal
+    pulse: Pulse
+    counters: Counter[str]
+
+    def take_events(self) -> None:
+        """Feed the inventory what the gate and the cranes said since the last step (never waits)."""
+        for _ in range(MAX_EVENTS_PER_STEP):
+            message = self.receive(0.0)
+            if message is None:
+                return
+            if isinstance(message, VehiclePassage):
+                self.inventory.on_passage(message)
+            elif isinstance(message, CraneCommand):
+                try:
+                    self.inventory.on_crane_command(message)
+                except InventoryError as exc:
+                    self.counters[f"crane_refused.{exc.reason}"] += 1
+            self.counters["events"] += 1
+
+    def record_then_publish(self, updates: list[OccupancyUpdate]) -> None:
+        try:
+            record_updates(self.journal, updates)
+        except JournalError as exc:
+            self.counters["journal_failures"] += 1
+            log.error("yard: %d update(s) not journalled, not published: %s", len(updates), exc)
+            return
+        for update in updates:
+            self.pulse.publisher.publish(update)
+        self.counters["updates"] += len(updates)
+
+
+def _play(recording: YardRecording, pipeline: YardPipeline, yard: _Yard, stop: threading.Event,
+          speed: float) -> None:
     started = time.monotonic()
     for t, images, _truth in recording:
         if stop.is_set():
             return
         if speed > 0:
             stop.wait(max(0.0, t / speed - (time.monotonic() - started)))
-        changes = inventory.on_changes(pipeline.step(now_utc(), images))
+        yard.take_events()
+        changes = yard.inventory.on_changes(pipeline.step(now_utc(), images))
         updates = pipeline.tracker.to_updates(changes)
         if updates:
-            _record_then_publish(updates, journal, pulse, counters)
-        counters["steps"] += 1
-        pulse.tick()
-
-
-def _record_then_publish(updates: list[OccupancyUpdate], journal: Journal, pulse: Pulse,
-                         counters: Counter[str]) -> None:
-    try:
-        record_updates(journal, updates)
-    except JournalError as exc:
-        counters["journal_failures"] += 1
-        log.error("yard: %d update(s) not journalled, not published: %s", len(updates), exc)
-        return
-    for update in updates:
-        pulse.publisher.publish(update)
-    counters["updates"] += len(updates)
+            yard.record_then_publish(updates)
+        yard.counters["steps"] += 1
+        yard.pulse.tick()
 
 
 def _status(pipeline: YardPipeline, counters: Counter[str]) -> dict[str, float]:

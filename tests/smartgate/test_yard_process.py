@@ -5,19 +5,23 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bus.journal import Journal
-from bus.messages import OccupancyUpdate
+from bus.messages import ContainerRead, CraneCommand, OccupancyUpdate, VehiclePassage
 from bus.transport import subscription
 from datasets.yard_synth import write_yard_recording
 from smartgate import cli
+from smartgate.services.yard_occupancy import _Yard
 from smartgate.site import load_site
 from smartgate.wiring import event_subscriber
 from tests.smartgate.test_gate_controller_process import free_port
 from tests.smartgate.test_site import endpoints, write_site
+from yard.layout import load_layout
 from yard.occupancy_journal import replay_updates
+from yard.occupancy_layout import inventory_for
 
 REPO = Path(__file__).resolve().parents[2]
 YARD_LAYOUT = REPO / "smartgate" / "sites" / "huu_nghi_1119_yard.yaml"
@@ -82,3 +86,23 @@ def test_yard_service_journals_publishes_and_keeps_its_state_across_a_restart(tm
     assert sum(len(u.slots) for u in second) < 0.2 * sum(len(u.slots) for u in first)
     assert {u.id for u in heard} <= {u.id for u in first + second}
     assert heard, "the bus carried no occupancy update"
+
+
+def test_gate_reads_and_crane_moves_from_the_bus_feed_the_inventory(tmp_path: Path) -> None:
+    inventory = inventory_for(load_layout(YARD_LAYOUT))
+    place = CraneCommand(command_id="c1", crane_id="crane-1", job_id="j1", action="PLACE", slot_id="buffer-a:B01R1",
+                         container_number="MSCU1234565", seq=1, expires_utc=2.0e9)
+    again = CraneCommand(command_id="c2", crane_id="crane-1", job_id="j2", action="PICK", slot_id="buffer-a:B01R1",
+                         container_number="TGHU0000000", seq=2, expires_utc=2.0e9)
+    passage = VehiclePassage(passage_id="p1", lane_id="in-1", direction="in", first_seen_utc=1.8e9,
+                             last_seen_utc=1.8e9 + 5, containers=(ContainerRead(number="CSQU3054383",
+                                                                                check_digit_ok=True,
+                                                                                confidence=0.9),))
+    feed = [place, again, passage]
+    counters: Counter[str] = Counter()
+    receive = lambda _timeout: feed.pop(0) if feed else None  # noqa: E731 - the bus, as a list
+    yard = _Yard(inventory, receive, None, None, counters)  # type: ignore[arg-type]  # no journal or publisher needed
+    yard.take_events()
+    assert inventory.where("MSCU1234565") is not None
+    assert counters["events"] == 3
+    assert counters["crane_refused.not_there"] == 1
