@@ -183,6 +183,8 @@ def _footprint(calibration: CameraCalibration, corners_px: np.ndarray, height_m:
     """Centres (N, 2) and (length, width) (N, 2) of quads (N, K, 2) of pixels mapped to the plane z = height."""
     n, k = corners_px.shape[:2]
     ground = pixels_to_plane(calibration, corners_px.reshape(-1, 2), height_m).reshape(n, k, 2)
+    if k == 4:
+        return _quad_footprint(ground)
     centres = np.full((n, 2), np.nan)
     sizes = np.full((n, 2), np.nan)
     for i in range(n):
@@ -193,6 +195,16 @@ def _footprint(calibration: CameraCalibration, corners_px: np.ndarray, height_m:
         centres[i] = (cx, cy)
         sizes[i] = (max(a, b), min(a, b))
     return centres, sizes
+
+
+def _quad_footprint(ground: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and (length, width) of ground quads (N, 4, 2) in corner order, all at once: a rectangle in the image
+    maps to a near-rectangle on the ground, whose side lengths are the means of opposite sides."""
+    sides = np.linalg.norm(np.roll(ground, -1, axis=1) - ground, axis=2)       # (N, 4): 01, 12, 23, 30
+    a = (sides[:, 0] + sides[:, 2]) / 2
+    b = (sides[:, 1] + sides[:, 3]) / 2
+    sizes = np.stack([np.maximum(a, b), np.minimum(a, b)], axis=1)
+    return ground.mean(axis=1), sizes
 
 
 def _within(sizes: np.ndarray, length: tuple[float, float], width: tuple[float, float]) -> np.ndarray:
