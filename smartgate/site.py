@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import stat
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path, PurePath
@@ -23,7 +22,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -37,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from bus.safe_yaml import YamlFileError, read_yaml_file
 from control.clearance_rules import ClearanceRules
 
 MAX_SITE_FILE_BYTES = 1024 * 1024
@@ -558,70 +557,11 @@ def check_site_files(site: Site) -> list[str]:
     return warnings
 
 
-class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML that also refuses duplicate keys, which plain YAML silently resolves to the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                if key_node.value in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
-                                                            key_node.start_mark)
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-
-
 def _read_yaml(path: Path, file: str) -> object:
-    text = _read_text(path, file)
     try:
-        _check_events(text, file)
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        raise SiteConfigError(file, exc.problem or exc.context or "invalid YAML", _line(exc.problem_mark)) from None
-    except yaml.YAMLError as exc:
-        raise SiteConfigError(file, f"invalid YAML: {exc}") from None
-
-
-def _check_events(text: str, file: str) -> None:
-    """Refuse aliases (exponential "billion laughs" expansion) and deep nesting (libyaml's composer recurses
-    and crashes the process) before building any object; the event parser itself does not recurse."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_StrictLoader):
-        if isinstance(event, yaml.AliasEvent):
-            raise SiteConfigError(file, "aliases (*name) are not allowed in site files", _line(event.start_mark))
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING:
-                raise SiteConfigError(file, f"nested deeper than {MAX_NESTING} levels", _line(event.start_mark))
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
-def _line(mark: Any) -> str | None:
-    """``line N`` (1-based) of a YAML mark, if there is one."""
-    return f"line {mark.line + 1}" if mark is not None else None
-
-
-def _read_text(path: Path, file: str) -> str:
-    try:
-        with path.open("rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                raise SiteConfigError(file, "not a regular file")
-            data = stream.read(MAX_SITE_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise SiteConfigError(file, "not found") from None
-    except IsADirectoryError:
-        raise SiteConfigError(file, "is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise SiteConfigError(file, f"cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_SITE_FILE_BYTES:
-        raise SiteConfigError(file, f"larger than {MAX_SITE_FILE_BYTES // 1024} KiB, refused")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SiteConfigError(file, "not UTF-8 text", f"line {line}") from None
+        return read_yaml_file(path, max_bytes=MAX_SITE_FILE_BYTES, max_nesting=MAX_NESTING, kind="site files")
+    except YamlFileError as exc:
+        raise SiteConfigError(file, exc.problem, exc.where) from None
 
 
 def _yaml_kind(value: object) -> str:

@@ -8,14 +8,12 @@ finite numbers only, bounded lists.
 from __future__ import annotations
 
 import math
-import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bus import safe_yaml
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NESTING = 16
@@ -38,71 +36,14 @@ class LayoutError(ValueError):
 # --- the file ---------------------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML that refuses duplicate keys, which plain YAML silently resolves to the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                if key_node.value in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
-                                                            key_node.start_mark)
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-
-
 def read_yaml_file(path: Path) -> object:
     """The YAML document in ``path``, or `LayoutError` (field ``file``) for anything unreadable or unsafe."""
-    source = str(path)
-    text = _read_text(path, source)
     try:
-        _check_events(text, source)
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        raise LayoutError(source, "file", f"invalid YAML: {exc.problem or exc.context} "
-                                          f"({_line(exc.problem_mark)})") from None
-    except yaml.YAMLError as exc:
-        raise LayoutError(source, "file", f"invalid YAML: {exc}") from None
-
-
-def _read_text(path: Path, source: str) -> str:
-    try:
-        with path.open("rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                raise LayoutError(source, "file", "not a regular file")
-            data = stream.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise LayoutError(source, "file", "not found") from None
-    except IsADirectoryError:
-        raise LayoutError(source, "file", "is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise LayoutError(source, "file", f"cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise LayoutError(source, "file", f"larger than {MAX_FILE_BYTES // 1024} KiB, refused")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LayoutError(source, "file", "not UTF-8 text") from None
-
-
-def _check_events(text: str, source: str) -> None:
-    """Refuse aliases and deep nesting before any object is built; the event parser itself does not recurse."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_StrictLoader):
-        if isinstance(event, yaml.AliasEvent):
-            raise LayoutError(source, "file", f"aliases (*name) are not allowed ({_line(event.start_mark)})")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING:
-                raise LayoutError(source, "file", f"nested deeper than {MAX_NESTING} levels "
-                                                  f"({_line(event.start_mark)})")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
-def _line(mark: Any) -> str:
-    return f"line {mark.line + 1}" if mark is not None else "line unknown"
+        return safe_yaml.read_yaml_file(path, max_bytes=MAX_FILE_BYTES, max_nesting=MAX_NESTING,
+                                        kind="layout files")
+    except safe_yaml.YamlFileError as exc:
+        where = f" ({exc.where})" if exc.where else ""
+        raise LayoutError(str(path), "file", f"{exc.problem}{where}") from None
 
 
 # --- typed fields -----------------------------------------------------------------------------------------------

@@ -208,7 +208,7 @@ def test_zones_drawn_in_pieces_join_into_one_polygon() -> None:
 
 
 @pytest.mark.parametrize(("content", "problem"), [
-    (b"format: [unclosed", "invalid YAML"),
+    (b"format: [unclosed", "did not find expected ',' or ']' (line 2)"),
     (b"a: &x [1]\nb: *x\n", "aliases (*name) are not allowed"),
     (b"a: " + b"[" * 40 + b"]" * 40 + b"\n", "nested deeper than 16 levels"),
     (b"format: a\nformat: b\n", "duplicate key 'format'"),
