@@ -7,6 +7,7 @@ Each check returns a clean float64 copy (read-only, so a frozen dataclass stays 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,20 @@ from calibration.errors import CalibrationError
 
 MAX_IMAGE_SIDE = 32_768
 MAX_POINTS = 100_000
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """A file's bytes, refused past ``limit`` without reading further; ``what`` names it in the errors."""
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise CalibrationError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise CalibrationError(f"{path}: larger than the limit of {limit} bytes")
+    return data
 
 
 def frozen_array(values: Any, name: str, shape: tuple[int | None, ...]) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Any, Final
 import msgspec
 import numpy as np
 
-from calibration.checks import arrays_equal, finite_number, image_size, points2d
+from calibration.checks import arrays_equal, finite_number, image_size, points2d, read_bounded
 from calibration.errors import CalibrationError
 from calibration.homography import HomographyFit, apply_homography
 from calibration.intrinsics import Intrinsics
@@ -212,15 +212,7 @@ def save_calibration(path: Path, calibration: CameraCalibration) -> None:
 def load_calibration(path: Path) -> CameraCalibration:
     """Read and validate one calibration file; ``CalibrationError`` if it is missing, oversized or invalid."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise CalibrationError(f"{path}: calibration file not found") from None
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise CalibrationError(f"{path}: larger than the limit of {MAX_FILE_BYTES} bytes")
+    data = read_bounded(path, MAX_FILE_BYTES, "calibration file")
     if not data.strip():
         raise CalibrationError(f"{path}: empty file")
     return from_document(data, str(path))

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from calibration.checks import read_bounded
 from calibration.errors import CalibrationError
 
 MAX_SURVEY_BYTES: Final = 1024 * 1024
@@ -37,15 +38,7 @@ def read_survey(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_SURVEY_BYTES + 1)
-    except FileNotFoundError:
-        raise CalibrationError(f"{path}: survey file not found") from None
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_SURVEY_BYTES:
-        raise CalibrationError(f"{path}: larger than the limit of {MAX_SURVEY_BYTES} bytes")
+    data = read_bounded(path, MAX_SURVEY_BYTES, "survey file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

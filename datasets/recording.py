@@ -210,7 +210,7 @@ class Recording:
             return
         decoder = msgspec.json.Decoder(kind)
         with path.open("rb") as handle:
-            for number, line in enumerate(_bounded_lines(handle, MAX_LINE_BYTES), start=1):
+            for number, line in enumerate(bounded_lines(handle, MAX_LINE_BYTES), start=1):
                 if line is None:
                     self.errors.add(f"{path}:{number}", "line too long")
                     continue
@@ -223,7 +223,7 @@ class Recording:
                     log.warning("%s:%d: skipped bad line: %s", path, number, exc)
 
 
-def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[bytes | None]:
+def bounded_lines(handle: IO[bytes], limit: int) -> Iterator[bytes | None]:
     """Lines of at most `limit` bytes; None for a longer one, skipped without ever holding it in memory."""
     while line := handle.readline(limit + 1):
         if len(line) <= limit:

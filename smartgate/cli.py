@@ -19,6 +19,7 @@ while running, 2 a bad command line or an invalid site file; errors are one line
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -280,8 +281,6 @@ def _read_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("read", "read plates, container numbers and seals from still images, one JSON line each", _read_arguments)
 def _read(args: argparse.Namespace) -> int:
-    import json
-
     from vision.reader import ImageReader
 
     if args.threads is not None and args.threads < 1:
@@ -310,8 +309,6 @@ def _replay_arguments(parser: argparse.ArgumentParser) -> None:
 @command("replay", "run the lane (or yard) pipeline on a recording and score it against its truth",
          _replay_arguments)
 def _replay(args: argparse.Namespace) -> int:
-    import json
-
     from datasets.sources import SourceError
     from vision.replay import replay
 
@@ -326,12 +323,17 @@ def _replay(args: argparse.Namespace) -> int:
     except SourceError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    print(report.summary(), flush=True)
-    if args.report is not None:
+    return print_report(report.summary(), report.to_json(), args.report)
+
+
+def print_report(summary: str, payload: dict[str, object], path: Path | None) -> int:
+    """Print a replay's summary and write its JSON report to ``path`` when given; exit code."""
+    print(summary, flush=True)
+    if path is not None:
         try:
-            args.report.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+            path.write_text(json.dumps(payload, indent=2) + "\n")
         except OSError as exc:
-            print(f"{PROG}: error: cannot write {args.report}: {exc}", file=sys.stderr)
+            print(f"{PROG}: error: cannot write {path}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     return EXIT_OK
 

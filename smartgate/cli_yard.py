@@ -7,11 +7,9 @@ itself, as in `smartgate.cli`, so that ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
-from smartgate.cli import EXIT_FAILURE, EXIT_OK, PROG, command
+from smartgate.cli import command, print_report
 
 DEFAULT_STORE = Path("var/calibration")
 
@@ -114,14 +112,7 @@ def replay_yard_recording(args: argparse.Namespace) -> int:
     from smartgate.yard_replay import replay_yard
 
     report = replay_yard(args.dataset, max_steps=args.max_frames, realtime=args.realtime)
-    print(report.summary(), flush=True)
-    if args.report is not None:
-        try:
-            args.report.write_text(json.dumps(report.to_json(), indent=2) + "\n")
-        except OSError as exc:
-            print(f"{PROG}: error: cannot write {args.report}: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-    return EXIT_OK
+    return print_report(report.summary(), report.to_json(), args.report)
 
 
 def _plan_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import shapely
 
+from datasets.synth.cameras import look_at
 from datasets.yard_synth.geometry import axis_of, long_direction
 from yard.layout import YardLayout
 
@@ -54,16 +55,6 @@ class YardCamera:
         normal = cv2.undistortPoints(pixels.reshape(-1, 1, 2).astype(np.float64), self.K, self.dist).reshape(-1, 2)
         rays = np.column_stack([normal, np.ones(len(normal))])
         return np.asarray(rays @ self.R)
-
-
-def look_at(position: np.ndarray, target: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
-    """Rotation whose rows are the camera's right, down and forward axes in the world."""
-    forward = target - position
-    forward = forward / np.linalg.norm(forward)
-    right = np.cross(forward, up_hint)
-    right = right / np.linalg.norm(right)
-    down = np.cross(forward, right)
-    return np.stack([right, down, forward])
 
 
 def _intrinsics(size: tuple[int, int], hfov_deg: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

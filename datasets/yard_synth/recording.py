@@ -19,14 +19,14 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import cv2
 import msgspec
 import numpy as np
 from msgspec import Meta
 
-from datasets.recording import MAX_LINE_BYTES, LineErrors
+from datasets.recording import MAX_LINE_BYTES, LineErrors, bounded_lines
 from datasets.yard_synth.truth import YardTruth
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class YardRecording:
             raise YardRecordingError(f"{path}: not found")
         decoder = msgspec.json.Decoder(YardTruth)
         with path.open("rb") as handle:
-            for number, line in enumerate(_bounded_lines(handle, MAX_TRUTH_LINE_BYTES), start=1):
+            for number, line in enumerate(bounded_lines(handle, MAX_TRUTH_LINE_BYTES), start=1):
                 if line is None:
                     self.errors.add(f"{path}:{number}", "line too long")
                 elif line.strip():
@@ -186,14 +186,3 @@ def _frame_problem(path: Path) -> str | None:
         if handle.read(2) != b"\xff\xd9":
             return "truncated JPEG (no end-of-image marker)"
     return None
-
-
-def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[bytes | None]:
-    """Lines of at most `limit` bytes; None for a longer one, skipped without ever holding it in memory."""
-    while line := handle.readline(limit + 1):
-        if len(line) <= limit:
-            yield line
-            continue
-        while line and not line.endswith(b"\n"):
-            line = handle.readline(limit)
-        yield None
