@@ -193,7 +193,7 @@ def test_a_new_track_on_a_used_camera_is_a_new_passage_unless_it_refinds_the_tru
         second_box, texts: list[str], rejoined: int) -> None:
     fuser = PassageFuser("in-1", "in", config=FusionConfig(exit_grace_s=1.0))
     first = frames([{"plates": [plate("11A-111.11", 0.9)]}] * 3, track_id=1)
-    x0, y0, x1, y1 = second_box
+    x0, _, _, y1 = second_box
     plate_box = (x0 + 100.0, y1 - 40.0, x0 + 160.0, y1 - 10.0)
     second_plate = PlateObservation(text="22B-222.22", confidence=0.4, box=plate_box, format="vn", role="tractor")
     second = frames([{"plates": [second_plate]}] * 3, track_id=2, start=3, box=second_box)
@@ -248,8 +248,10 @@ def _publish_after(fuser: PassageFuser, all_frames, track_id: int = 1) -> list[V
     t = last.t_s + 3.0
     published += fuser.update(CameraFrame(camera="front", frame=last.frame + 8, t_s=t, ts_utc=1.7e9 + t,
                                           ended=[ended]))
-    return published + fuser.update(CameraFrame(camera="front", frame=last.frame + 20, t_s=t + 2.0,
-                                                 ts_utc=1.7e9 + t + 2.0))
+    for later in (2.0, 12.0):  # the lane goes on; the second is past a short passage's hold
+        published += fuser.update(CameraFrame(camera="front", frame=last.frame + 8 + int(4 * later), t_s=t + later,
+                                              ts_utc=1.7e9 + t + later))
+    return published
 
 
 @pytest.mark.parametrize(("n_frames", "with_read", "published"), [
@@ -262,3 +264,30 @@ def test_a_short_passage_with_nothing_read_is_a_fragment(n_frames: int, with_rea
     fuser = PassageFuser("in-1", "in")
     assert len(_publish_after(fuser, frames(reads))) == published
     assert fuser.counters["fragments_dropped"] == 1 - published
+
+
+def test_a_broken_track_s_first_piece_is_merged_into_the_rest_of_its_truck() -> None:
+    """A truck seen in two frames, then lost (frames dropped), then found again as a new track: one passage."""
+    fuser = PassageFuser("in-1", "in")
+    seen_first = ContainerObservation(number("HALU912759"), 0.8, (150.0, 60.0, 300.0, 100.0))
+    seen_then = ContainerObservation(number("HALU912759"), 0.9, (750.0, 50.0, 900.0, 90.0))
+    piece = frames([{"containers": [seen_first]}] * 2, track_id=1)
+    ended = EndedTrack(1, VEHICLE, 0.0, 0.25, 2, TRUCK_BOX, "lost")
+    published = [p for f in piece for p in fuser.update(f)]
+    published += fuser.update(CameraFrame(camera="front", frame=6, t_s=1.5, ts_utc=1.7e9 + 1.5, ended=[ended]))
+    published += fuser.update(CameraFrame(camera="front", frame=12, t_s=3.0, ts_utc=1.7e9 + 3.0))
+    assert published == []                                  # held: it may be the start of a truck
+    rest = frames([{"containers": [seen_then]}] * 6, track_id=2, start=16, box=NEXT_TRUCK_BOX)
+    published = _publish_after(fuser, rest, track_id=2)
+    assert len(published) == 1
+    assert published[0].frames_seen == 8
+    assert fuser.counters["fragments_merged"] == 1
+
+
+def test_a_short_passage_of_another_truck_is_published_after_its_hold() -> None:
+    fuser = PassageFuser("in-1", "in")
+    piece = frames([{"plates": [plate("11A-111.11", 0.8)]}] * 2, track_id=1)
+    rest = frames([{"plates": [plate("22B-222.22", 0.9)]}] * 6, track_id=2, start=60)
+    published = _publish_after(fuser, piece) + _publish_after(fuser, rest, track_id=2)
+    assert sorted(p.plates[0].text for p in published) == ["11A-111.11", "22B-222.22"]
+    assert fuser.counters["fragments_merged"] == 0

@@ -71,6 +71,11 @@ class FusionConfig:
     rejoin_overlap: float = 0.5
     """Least share of one box inside the other (new track's first, lost track's last) to rejoin the passage: an
     occluded truck's box shrinks to the part still seen, so IoU would be too strict."""
+    fragment_frames: int = 2
+    """A passage seen in this few frames may be the first piece of a truck whose track broke (frames dropped, an
+    occlusion): it is held up to `fragment_hold_s` and merged into the next passage that shares a plate or a
+    container number with it, else published as it is."""
+    fragment_hold_s: float = 8.0
     min_fragment_s: float = 1.0
     """A passage with no read at all, sighted for less than this, is a tracker fragment (one truck's track split
     by an occlusion, a passer-by at the frame edge): dropped and counted, not published as a truck."""
@@ -117,10 +122,12 @@ class PassageFuser:
         self._open: list[_Open] = []
         self._owner: dict[TrackKey, _Open] = {}
         self._pending: deque[_Pending] = deque()
+        self._fragments: list[tuple[_Open, float]] = []   # short passages held for a merge, with their hold time
         self._seq = 0
         self._now = float("-inf")
         self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0,
-                         "fragments_dropped": 0, "tracks_rejoined": 0}
+                         "fragments_dropped": 0, "tracks_rejoined": 0,
+                         "fragments_merged": 0}
 
     def update(self, frame: CameraFrame) -> list[VehiclePassage]:
         """Take one camera frame; return the passages that are complete as of its time."""
@@ -133,18 +140,21 @@ class PassageFuser:
         self._now = max(self._now, frame.t_s)
         vehicles = frame.vehicles[(frame.vehicles.class_id == self.config.vehicle_class)
                                   & (frame.vehicles.tracker_id >= 0)]
-        owners = [self._sighted(frame, int(tid), box) for tid, box in zip(vehicles.tracker_id, vehicles.xyxy)]
+        owners = [self._sighted(frame, int(tid), box)
+                  for tid, box in zip(vehicles.tracker_id, vehicles.xyxy, strict=True)]
         for ended in frame.ended:
             self._track_ended((frame.camera, ended.track_id), frame.t_s)
         self._assign_reads(frame, vehicles, owners)
         return self._ready(self._now)
 
     def flush(self) -> list[VehiclePassage]:
-        """Publish every open passage now (end of the stream)."""
+        """Publish every open passage now (end of the stream), and every held fragment."""
         done = list(self._open)
         self._open.clear()
         self._owner.clear()
-        return self._publish_all(done)
+        published = self._publish_all(done)
+        held, self._fragments = self._fragments, []
+        return published + [self._publish(fragment) for fragment, _ in held]
 
     # -- passages --------------------------------------------------------------------------------------------------
 
@@ -212,7 +222,10 @@ class PassageFuser:
             self._open.remove(passage)
             for key in [k for k, owner in self._owner.items() if owner is passage]:
                 del self._owner[key]
-        return self._publish_all(done)
+        published = self._publish_all(done)   # first, so that a fragment can still join its truck
+        expired = [f for f, held in self._fragments if now - held >= cfg.fragment_hold_s]
+        self._fragments = [(f, held) for f, held in self._fragments if now - held < cfg.fragment_hold_s]
+        return [self._publish(fragment) for fragment in expired] + published
 
     # -- reads -----------------------------------------------------------------------------------------------------
 
@@ -277,7 +290,29 @@ class PassageFuser:
     def _publish_all(self, done: list[_Open]) -> list[VehiclePassage]:
         kept = [p for p in done if p.evidence.reads or p.last_t - p.first_t >= self.config.min_fragment_s]
         self.counters["fragments_dropped"] += len(done) - len(kept)
-        return [self._publish(p) for p in kept]
+        published: list[VehiclePassage] = []
+        for passage in kept:
+            if len(passage.frames) <= self.config.fragment_frames and passage.evidence.reads:
+                self._fragments.append((passage, self._now))
+                continue
+            self._absorb_fragments(passage)
+            published.append(self._publish(passage))
+        return published
+
+    def _absorb_fragments(self, passage: _Open) -> None:
+        """Merge into `passage` the held fragments that share a plate or container number with it."""
+        mine = passage.evidence.identities()
+        keep: list[tuple[_Open, float]] = []
+        for fragment, held in self._fragments:
+            if mine & fragment.evidence.identities():
+                passage.evidence.merge(fragment.evidence)
+                passage.frames |= fragment.frames
+                passage.first_utc = min(passage.first_utc, fragment.first_utc)
+                passage.seq = min(passage.seq, fragment.seq)
+                self.counters["fragments_merged"] += 1
+            else:
+                keep.append((fragment, held))
+        self._fragments = keep
 
     def _publish(self, passage: _Open) -> VehiclePassage:
         passage_id = self._passage_id(self.lane_id, passage.first_utc, passage.seq)
