@@ -52,6 +52,8 @@ def run(fuser: PassageFuser, all_frames, end_camera: str = "front", track_id: in
                                           ended=[ended]))
     published += fuser.update(CameraFrame(camera=end_camera, frame=last.frame + 12, t_s=t + 2.0,
                                           ts_utc=1.7e9 + t + 2.0))
+    published += fuser.update(CameraFrame(camera=end_camera, frame=last.frame + 52, t_s=t + 12.0,
+                                          ts_utc=1.7e9 + t + 12.0))  # past the hold of a passage of few frames
     assert len(published) == 1
     return published[0]
 
@@ -291,3 +293,14 @@ def test_a_short_passage_of_another_truck_is_published_after_its_hold() -> None:
     published = _publish_after(fuser, piece) + _publish_after(fuser, rest, track_id=2)
     assert sorted(p.plates[0].text for p in published) == ["11A-111.11", "22B-222.22"]
     assert fuser.counters["fragments_merged"] == 0
+
+
+def test_the_tail_of_a_truck_already_published_is_not_a_second_truck() -> None:
+    fuser = PassageFuser("in-1", "in", config=FusionConfig(fragment_hold_s=30.0))  # the test's clock jumps ahead
+    body = frames([{"containers": [ContainerObservation(number("HALU912759"), 0.9, (150.0, 60.0, 300.0, 100.0))]}]
+                  * 6, track_id=1)
+    tail = frames([{"containers": [ContainerObservation(number("HALU912759"), 0.6, (750.0, 50.0, 900.0, 90.0))]}]
+                  * 2, track_id=2, start=40, box=NEXT_TRUCK_BOX)
+    published = _publish_after(fuser, body) + _publish_after(fuser, tail, track_id=2)
+    assert [p.containers[0].number for p in published] == [number("HALU912759")]
+    assert fuser.counters["fragments_dropped"] == 1

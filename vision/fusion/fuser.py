@@ -71,14 +71,15 @@ class FusionConfig:
     rejoin_overlap: float = 0.5
     """Least share of one box inside the other (new track's first, lost track's last) to rejoin the passage: an
     occluded truck's box shrinks to the part still seen, so IoU would be too strict."""
-    fragment_frames: int = 2
-    """A passage seen in this few frames may be the first piece of a truck whose track broke (frames dropped, an
-    occlusion): it is held up to `fragment_hold_s` and merged into the next passage that shares a plate or a
-    container number with it, else published as it is."""
+    fragment_frames: int = 4
+    """A passage seen in this few frames may be a piece of a truck whose track broke (frames dropped, an
+    occlusion). If it shares a plate or container number with a passage published within `fragment_hold_s`, it is
+    that truck's tail and is dropped (counted); else it is held up to `fragment_hold_s` and merged into the next
+    passage that shares one with it (the truck's head), or published as it is."""
     fragment_hold_s: float = 8.0
     min_fragment_s: float = 1.0
-    """A passage with no read at all, sighted for less than this, is a tracker fragment (one truck's track split
-    by an occlusion, a passer-by at the frame edge): dropped and counted, not published as a truck."""
+    """A passage with no plate or container number read, sighted for less than this, is a tracker fragment (one
+    truck's track split by an occlusion, a passer-by at the frame edge): dropped and counted, not a truck."""
     max_pending_reads: int = 256
     """Reads waiting for a passage; older ones are dropped and counted."""
     rules: FieldRules = field(default_factory=FieldRules)
@@ -123,6 +124,7 @@ class PassageFuser:
         self._owner: dict[TrackKey, _Open] = {}
         self._pending: deque[_Pending] = deque()
         self._fragments: list[tuple[_Open, float]] = []   # short passages held for a merge, with their hold time
+        self._recent: deque[tuple[set[str], float]] = deque()  # identities of passages published lately
         self._seq = 0
         self._now = float("-inf")
         self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0,
@@ -288,16 +290,28 @@ class PassageFuser:
     # -- publishing ------------------------------------------------------------------------------------------------
 
     def _publish_all(self, done: list[_Open]) -> list[VehiclePassage]:
-        kept = [p for p in done if p.evidence.reads or p.last_t - p.first_t >= self.config.min_fragment_s]
+        cfg = self.config
+        kept = [p for p in done if p.evidence.identities() or p.last_t - p.first_t >= cfg.min_fragment_s]
         self.counters["fragments_dropped"] += len(done) - len(kept)
         published: list[VehiclePassage] = []
         for passage in kept:
-            if len(passage.frames) <= self.config.fragment_frames and passage.evidence.reads:
+            if len(passage.frames) <= cfg.fragment_frames:
+                if self._seen_lately(passage):
+                    self.counters["fragments_dropped"] += 1  # the tail of a truck already published
+                    continue
                 self._fragments.append((passage, self._now))
                 continue
             self._absorb_fragments(passage)
+            self._recent.append((passage.evidence.identities(), self._now))
             published.append(self._publish(passage))
         return published
+
+    def _seen_lately(self, fragment: _Open) -> bool:
+        """Whether a passage published within `fragment_hold_s` shares a plate or container number with it."""
+        while self._recent and self._now - self._recent[0][1] > self.config.fragment_hold_s:
+            self._recent.popleft()
+        mine = fragment.evidence.identities()
+        return any(mine & identities for identities, _ in self._recent)
 
     def _absorb_fragments(self, passage: _Open) -> None:
         """Merge into `passage` the held fragments that share a plate or container number with it."""
