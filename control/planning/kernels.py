@@ -7,9 +7,13 @@ PIBT. Names follow the paper: ``q_from`` is the current configuration, ``q_to`` 
 ``funcPIBT`` is an explicit stack (an agent is pushed only while it has no reservation, so at most once), so the
 kernels compile with ``cache=True`` and never overflow the call stack. Two agents that must pass each other in a
 corridor use the swap operation of LaCAM* (Okumura, IJCAI 2023): the first backs off towards the nearest branch and
-pulls the other behind it. Distances are looked up as ``dist[row_of[i], cell]`` (one row per agent for the one-shot
-planners, one per distinct goal for the lifelong planner). Random tie-breaking uses a 32-bit xorshift whose state
-is a one-element int64 array, so a run is a pure function of its seed.
+pulls the other behind it; an agent about to block one behind it in a corridor backs off out of its way (the
+"clear" case, which applies whether or not that agent has its cell already). Distances are looked up as
+``dist[row_of[i], cell]`` (one row per agent for the one-shot planners, one per distinct goal for the lifelong
+planner). Random tie-breaking uses a 32-bit xorshift whose state is a one-element int64 array, so a run is a pure
+function of its seed. Priorities: steps waited since the agent was last on its goal, ties broken by a fixed base
+order (farthest from its goal first, then random); the order of the agents by priority is carried from step to
+step in O(N) (`next_order`), no sort.
 
 LaCAM. A depth-first search over configurations (one cell per agent). Each high-level node keeps a queue of
 low-level nodes, its constraint tree: a low-level node at depth d fixes the next cells of the first d agents in the
@@ -17,12 +21,15 @@ node's order ("agent ``who`` goes to ``where``", chained through ``ln_parent``).
 constraint, adds its children lazily (the next agent in order, every cell it can reach in one step, shuffled) and
 asks PIBT for a successor configuration that obeys it. A configuration seen before is pushed again (as in the
 paper); a new one becomes a child node. The search is complete: a node leaves the stack only when its constraint
-tree is exhausted, and by then every successor configuration has been generated. Storage is flat arrays (``hn_*``
-high-level nodes, ``ln_*`` low-level nodes, an open-addressing hash table of node ids keyed by a 64-bit hash of the
-configuration, the DFS stack ``open_stack``) and a counters array ``ctr``; `lacam_run` does a bounded number of
-iterations per call, so the Python driver reads the clock between calls and grows the arrays when they fill up.
-Priorities follow PIBT: ``hn_elapsed`` counts the steps since the agent was last on its goal, plus a fixed random
-fraction ``frac`` per agent; ``hn_order`` is the agents by decreasing priority.
+tree is exhausted, and by then every successor configuration has been generated. The first visit of a node runs
+PIBT in the node's priority order; later visits (the search came back: PIBT was going round in circles or stood
+still in a deadlock, where a fixed order reproduces the same moves) run it with the agents in a fresh random order,
+and the child inherits that order. That keeps the search complete (the constraint tree does
+not change) and gets dense instances (rooms full of agents, packed dead ends) out of deadlocks in a few hundred
+nodes instead of an exponential constraint tree. Storage is flat arrays (``hn_*`` high-level nodes, ``ln_*``
+low-level nodes, an open-addressing hash table of node ids keyed by a 64-bit hash of the configuration, the DFS
+stack ``open_stack``) and a counters array ``ctr``; `lacam_run` does a bounded number of iterations per call, so
+the Python driver reads the clock between calls and grows the arrays when they fill up.
 
 PIBT and LaCAM share this one module on purpose: numba's on-disk cache is keyed on the source file of each
 function only, so a LaCAM kernel cached in another file would keep a stale copy of the PIBT code it inlines.
@@ -42,16 +49,14 @@ W_COLUMNS = 4
 _MASK32 = 0xFFFFFFFF
 
 
-@njit(cache=True)
 def seed_state(seed: int) -> np.ndarray:
-    """A non-zero xorshift32 state mixed from ``seed`` (any integer)."""
-    x = (seed * 0x9E3779B1 + 0x7F4A7C15) & _MASK32
+    """A non-zero xorshift32 state mixed from ``seed`` (any integer). Plain Python: one numba dispatcher fewer
+    to load on a process's first plan."""
+    x = (int(seed) * 0x9E3779B1 + 0x7F4A7C15) & _MASK32
     x ^= x >> 16
     x = (x * 0x85EBCA6B) & _MASK32
     x ^= x >> 13
-    state = np.empty(1, dtype=np.int64)
-    state[0] = x if x != 0 else 0x6D2B79F5
-    return state
+    return np.array([x if x != 0 else 0x6D2B79F5], dtype=np.int64)
 
 
 @njit(cache=True)
@@ -63,32 +68,6 @@ def next_random(state: np.ndarray) -> int:
     x ^= (x << 5) & _MASK32
     state[0] = x
     return int(x)
-
-
-@njit(cache=True)
-def sorted_candidates(successors: np.ndarray, dist: np.ndarray, row: int, u: int, cand: np.ndarray, i: int,
-                      rng: np.ndarray) -> int:
-    """Fill ``cand[i]`` with the cells reachable from ``u`` in one step (``u`` included), nearest to the goal
-    first, ties in random order; returns how many. Each entry packs (distance, 5 random bits, cell) into one int64
-    so that one sort orders by distance and breaks ties at random (cell = entry & 0xFFFFFFFF)."""
-    bits = next_random(rng)
-    n = 0
-    for k in range(successors.shape[1]):
-        v = successors[u, k]
-        if v >= 0:
-            d = dist[row, v]
-            key = d if d >= 0 else FAR
-            cand[i, n] = (key << _KEY_SHIFT) | ((bits & 31) << 32) | v
-            bits >>= 5
-            n += 1
-    for k in range(1, n):
-        entry = cand[i, k]
-        m = k - 1
-        while m >= 0 and cand[i, m] > entry:
-            cand[i, m + 1] = cand[i, m]
-            m -= 1
-        cand[i, m + 1] = entry
-    return n
 
 
 @njit(cache=True)
@@ -174,105 +153,27 @@ def _has_move(successors: np.ndarray, u: int, v: int) -> bool:
 def _swap_partner(i: int, successors: np.ndarray, dist: np.ndarray, row_of: np.ndarray, q_from: np.ndarray,
                   q_to: np.ndarray, occ_now: np.ndarray, cand: np.ndarray) -> int:
     """The agent that ``i`` should pull behind it instead of pushing (LaCAM*'s swap: two agents that must pass
-    each other in a corridor back up to the nearest branch), or NIL."""
+    each other in a corridor back up to the nearest branch), or NIL. The caller has ruled out the common cases
+    (``i`` wants to stay, or the wanted cell has two exits or more besides ``i``'s: room to step aside, so neither
+    check below can succeed)."""
     best = cand[i, 0] & _MASK32
-    if best == q_from[i]:
-        return NIL
-    if _exits(successors, dist, row_of, occ_now, best, q_from[i])[0] >= 2:
-        return NIL                # room to step aside beyond the wanted cell: neither check below can succeed
     j = occ_now[best]
     if (j != NIL and q_to[j] == NIL and _has_move(successors, q_from[j], q_from[i])
             and _swap_required(successors, dist, row_of, occ_now, i, j, q_from[i], q_from[j])
             and _swap_possible(successors, dist, row_of, occ_now, q_from[j], q_from[i])):
         return int(j)
-    # clearing: an agent k behind i that would be stuck behind it in a corridor is pulled along as i backs off
+    # clearing: an agent k next to i that could not get past i in the corridor ahead makes i back off out of its
+    # way, pulling k behind when k has no cell yet (k may already have one: it may be the agent pushing i)
     for m in range(successors.shape[1]):
         u = successors[q_from[i], m]
         if u < 0 or u == q_from[i]:
             continue
         k = occ_now[u]
-        if (k != NIL and q_to[k] == NIL and q_from[k] != best and _has_move(successors, q_from[k], q_from[i])
+        if (k != NIL and q_from[k] != best and _has_move(successors, q_from[k], q_from[i])
                 and _swap_required(successors, dist, row_of, occ_now, k, i, q_from[i], best)
                 and _swap_possible(successors, dist, row_of, occ_now, best, q_from[i])):
             return int(k)
     return NIL
-
-
-@njit(cache=True)
-def _open_frame(i: int, successors: np.ndarray, dist: np.ndarray, row_of: np.ndarray, q_from: np.ndarray,
-                q_to: np.ndarray, occ_now: np.ndarray, cand: np.ndarray, work: np.ndarray, rng: np.ndarray,
-                swap: bool) -> None:
-    """Sort ``i``'s candidates and decide on a swap (then its candidates are tried in reverse: away first)."""
-    n = sorted_candidates(successors, dist, row_of[i], q_from[i], cand, i, rng)
-    work[i, W_COUNT] = n
-    work[i, W_NEXT] = 0
-    partner = _swap_partner(i, successors, dist, row_of, q_from, q_to, occ_now, cand) if swap else NIL
-    work[i, W_SWAP] = partner
-    if partner != NIL:
-        for k in range(n // 2):
-            cand[i, k], cand[i, n - 1 - k] = cand[i, n - 1 - k], cand[i, k]
-
-
-@njit(cache=True)
-def _pull(i: int, successors: np.ndarray, q_from: np.ndarray, q_to: np.ndarray, occ_nxt: np.ndarray,
-          work: np.ndarray) -> None:
-    """After ``i`` took its first (reversed) candidate, its swap partner follows into ``i``'s cell."""
-    j = work[i, W_SWAP]
-    if j != NIL and work[i, W_NEXT] == 1 and q_to[j] == NIL and occ_nxt[q_from[i]] == NIL:
-        q_to[j] = q_from[i]
-        occ_nxt[q_from[i]] = j
-
-
-@njit(cache=True)
-def pibt_from(root: int, successors: np.ndarray, dist: np.ndarray, row_of: np.ndarray, q_from: np.ndarray,
-              q_to: np.ndarray, occ_now: np.ndarray, occ_nxt: np.ndarray, cand: np.ndarray, work: np.ndarray,
-              rng: np.ndarray, swap: bool) -> bool:
-    """funcPIBT(root): reserve a next cell for ``root``, pushing (priority inheritance) the agent on a wanted cell
-    and backtracking to the next candidate when that agent cannot move. Never moves into the cell of an agent
-    that is moving into one's own cell (a swap conflict). False when ``root`` ends up with no cell of its own."""
-    sp = 0
-    _open_frame(root, successors, dist, row_of, q_from, q_to, occ_now, cand, work, rng, swap)
-    work[sp, W_STACK] = root
-    sp += 1
-    outcome = 0                      # 0: agent on top is fresh or retrying, 1: child succeeded, 2: child failed
-    while sp > 0:
-        i = work[sp - 1, W_STACK]
-        if outcome == 1:
-            _pull(i, successors, q_from, q_to, occ_nxt, work)
-            sp -= 1
-            continue
-        pushed = False
-        reserved = False
-        while work[i, W_NEXT] < work[i, W_COUNT]:
-            v = cand[i, work[i, W_NEXT]] & _MASK32
-            work[i, W_NEXT] += 1
-            if occ_nxt[v] != NIL:
-                continue
-            j = occ_now[v]
-            if j != NIL and q_to[j] == q_from[i]:
-                continue
-            q_to[i] = v
-            occ_nxt[v] = i
-            if j != NIL and q_to[j] == NIL:
-                _open_frame(j, successors, dist, row_of, q_from, q_to, occ_now, cand, work, rng, swap)
-                work[sp, W_STACK] = j
-                sp += 1
-                pushed = True
-            else:
-                reserved = True
-            break
-        if pushed:
-            outcome = 0
-        elif reserved:
-            _pull(i, successors, q_from, q_to, occ_nxt, work)
-            sp -= 1
-            outcome = 1
-        else:
-            q_to[i] = q_from[i]
-            occ_nxt[q_from[i]] = i
-            sp -= 1
-            outcome = 2
-    return outcome == 1
 
 
 @njit(cache=True)
@@ -281,11 +182,112 @@ def pibt_configure(order: np.ndarray, successors: np.ndarray, dist: np.ndarray, 
                    cand: np.ndarray, work: np.ndarray, rng: np.ndarray, swap: bool) -> bool:
     """Complete ``q_to`` (NIL for free agents, preset for constrained ones, which must already be in ``occ_nxt``)
     by funcPIBT over the agents in ``order``; ``occ_now`` must hold ``q_from``. False when an agent is left
-    without a cell (only possible under constraints)."""
+    without a cell (only possible under constraints).
+
+    funcPIBT(i) reserves i's best free candidate, pushing (priority inheritance) the agent standing there and
+    backtracking to the next candidate when that agent cannot move; it never takes the cell of an agent moving
+    into its own (a swap conflict). The inner loop makes no function call on purpose: numba compiles it about
+    twice as fast that way, so the swap test (`_swap_partner`) is made in the outer loop, which the inner one
+    leaves whenever an agent that wants to move needs it."""
+    width = successors.shape[1]
     for r in range(order.shape[0]):
-        i = order[r]
-        if q_to[i] == NIL and not pibt_from(i, successors, dist, row_of, q_from, q_to, occ_now, occ_nxt, cand,
-                                            work, rng, swap):
+        root = order[r]
+        if q_to[root] != NIL:
+            continue
+        work[root, W_NEXT] = -1
+        work[0, W_STACK] = root
+        sp = 1
+        outcome = 0        # of the agent just popped: 1 it has a cell, 2 it failed and stays; 0 none yet
+        while sp > 0:
+            asking = NIL                                 # an agent waiting for the swap test
+            while sp > 0:
+                i = work[sp - 1, W_STACK]
+                u = q_from[i]
+                state = 0                                # 0 no cell, 1 has a cell, 2 pushed an agent
+                if work[i, W_NEXT] < 0:                  # a fresh call: sort the candidates
+                    row = row_of[i]
+                    bits = next_random(rng)
+                    n = 0
+                    for k in range(width):
+                        v = successors[u, k]
+                        if v < 0:
+                            continue
+                        d = dist[row, v]
+                        entry = ((d if d >= 0 else FAR) << _KEY_SHIFT) | ((bits & 31) << 32) | v
+                        bits >>= 5
+                        m = n
+                        while m > 0 and cand[i, m - 1] > entry:
+                            cand[i, m] = cand[i, m - 1]
+                            m -= 1
+                        cand[i, m] = entry
+                        n += 1
+                    work[i, W_COUNT] = n
+                    work[i, W_NEXT] = 0
+                    work[i, W_SWAP] = NIL
+                    best = cand[i, 0] & _MASK32
+                    if swap and best != u:
+                        exits = 0                        # `_exits(best, u)` inlined: no swap with two or more
+                        for k in range(width):
+                            w = successors[best, k]
+                            if w < 0 or w == best or w == u:  # noqa: SIM109 - plain compares in the hot loop
+                                continue
+                            a = occ_now[w]
+                            if a != NIL and dist[row_of[a], w] == 0:
+                                degree = 0
+                                for m in range(width):
+                                    x = successors[w, m]
+                                    if x >= 0 and x != w:
+                                        degree += 1
+                                if degree == 1:
+                                    continue
+                            exits += 1
+                        if exits < 2:
+                            asking = i
+                            break
+                elif outcome == 1:                       # the agent i pushed has moved: i keeps its cell
+                    state = 1
+                outcome = 0
+                while state == 0 and work[i, W_NEXT] < work[i, W_COUNT]:
+                    v = cand[i, work[i, W_NEXT]] & _MASK32
+                    work[i, W_NEXT] += 1
+                    if occ_nxt[v] != NIL:
+                        continue
+                    j = occ_now[v]
+                    if j != NIL and q_to[j] == u:
+                        continue
+                    q_to[i] = v
+                    occ_nxt[v] = i
+                    if j != NIL and j != i and q_to[j] == NIL:
+                        work[j, W_NEXT] = -1
+                        work[sp, W_STACK] = j
+                        sp += 1
+                        state = 2
+                    else:
+                        state = 1
+                if state == 2:
+                    continue
+                sp -= 1
+                if state == 0:
+                    q_to[i] = u
+                    occ_nxt[u] = i
+                    outcome = 2
+                    continue
+                outcome = 1
+                j = work[i, W_SWAP]                      # LaCAM*'s pull: the partner follows into i's cell
+                if j != NIL and work[i, W_NEXT] == 1 and q_to[j] == NIL and occ_nxt[u] == NIL:
+                    for k in range(width):
+                        if successors[q_from[j], k] == u:
+                            q_to[j] = u
+                            occ_nxt[u] = j
+                            break
+            if asking != NIL:
+                partner = _swap_partner(asking, successors, dist, row_of, q_from, q_to, occ_now, cand)
+                work[asking, W_SWAP] = partner
+                if partner != NIL:                       # back away first: worst candidate first
+                    n = work[asking, W_COUNT]
+                    for k in range(n // 2):
+                        cand[asking, k], cand[asking, n - 1 - k] = cand[asking, n - 1 - k], cand[asking, k]
+        if outcome != 1:
             return False
     return True
 
@@ -314,7 +316,6 @@ def step_into(successors: np.ndarray, dist: np.ndarray, row_of: np.ndarray, q_fr
     clear_occupancy(q_from, q_to, occ_now, occ_nxt)
 
 
-@njit(cache=True)
 def work_arrays(agents: int, cells: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(occ_now, occ_nxt, cand, work) for ``agents`` on ``cells`` cells, ready for `step_into`."""
     occ_now = np.full(cells, NIL, dtype=np.int32)
@@ -335,45 +336,75 @@ def update_priorities(priorities: np.ndarray, positions: np.ndarray, goals: np.n
             priorities[i] += 1.0
 
 
-@njit(cache=True)
 def pibt_step(successors: np.ndarray, dist: np.ndarray, current: np.ndarray, priorities: np.ndarray,
               rng_seed: int) -> np.ndarray:
     """One PIBT step (the paper's, without the swap operation) for every agent: (N,) int32 next cells. ``dist``
     is (N, C), -1 where the goal is out of reach; ``priorities`` (N,) float, higher moves first; ``rng_seed``
-    fixes the tie-breaking."""
+    fixes the tie-breaking. The work is the numba kernel `step_into`."""
     n = current.shape[0]
     q_to = np.empty(n, dtype=np.int32)
     occ_now, occ_nxt, cand, work = work_arrays(n, successors.shape[0], successors.shape[1])
-    row_of = np.arange(n).astype(np.int32)
-    step_into(successors, dist, row_of, current, q_to, priorities.astype(np.float64), occ_now, occ_nxt, cand,
-              work, seed_state(rng_seed), False)
+    step_into(successors, dist, np.arange(n, dtype=np.int32), np.ascontiguousarray(current, dtype=np.int32), q_to,
+              np.asarray(priorities, dtype=np.float64), occ_now, occ_nxt, cand, work, seed_state(rng_seed), False)
     return q_to
 
 
 @njit(cache=True)
+def next_order(order: np.ndarray, base: np.ndarray, q: np.ndarray, goals: np.ndarray, out: np.ndarray) -> None:
+    """PIBT's priority order after a step to ``q``, in O(N) instead of a sort: agents away from their goal keep
+    their relative order (each waited one more step), followed by the agents on their goal in the base order
+    (their waiting time is back to zero, so only the tie-break ranks them). ``order`` must be sorted by (steps
+    waited, tie-break) and ``base`` by tie-break, both decreasing."""
+    k = 0
+    for r in range(order.shape[0]):
+        i = order[r]
+        if q[i] != goals[i]:
+            out[k] = i
+            k += 1
+    for r in range(base.shape[0]):
+        i = base[r]
+        if q[i] == goals[i]:
+            out[k] = i
+            k += 1
+
+
+@njit(cache=True)
 def pibt_rollout(successors: np.ndarray, dist: np.ndarray, goals: np.ndarray, paths: np.ndarray, t: int,
-                 steps: int, priorities: np.ndarray, rng: np.ndarray, swap: bool) -> int:
-    """Run up to ``steps`` PIBT steps from ``paths[t]`` writing ``paths[t + 1 ...]``; stops early once every
-    agent is on its goal. Returns the last step written."""
+                 steps: int, order: np.ndarray, base: np.ndarray, rng: np.ndarray, swap: bool, occ_now: np.ndarray,
+                 occ_nxt: np.ndarray, cand: np.ndarray, work: np.ndarray) -> int:
+    """Run up to ``steps`` PIBT steps from ``paths[t]`` writing ``paths[t + 1 ...]``, agents planned in
+    ``order`` (updated in place, see `next_order`); stops early once every agent is on its goal. Returns the last
+    step written. The work arrays come from `work_arrays`."""
     n = goals.shape[0]
-    occ_now, occ_nxt, cand, work = work_arrays(n, successors.shape[0], successors.shape[1])
     row_of = np.arange(n).astype(np.int32)
+    spare = np.empty_like(order)
     end = min(t + steps, paths.shape[0] - 1)
     while t < end:
-        if np.all(paths[t] == goals):
+        q_from = paths[t]
+        home = True
+        for i in range(n):
+            if q_from[i] != goals[i]:
+                home = False
+                break
+        if home:
             break
-        step_into(successors, dist, row_of, paths[t], paths[t + 1], priorities, occ_now, occ_nxt, cand, work, rng,
-                  swap)
+        q_to = paths[t + 1]
+        for i in range(n):
+            occ_now[q_from[i]] = i
+            q_to[i] = NIL
+        pibt_configure(order, successors, dist, row_of, q_from, q_to, occ_now, occ_nxt, cand, work, rng, swap)
+        clear_occupancy(q_from, q_to, occ_now, occ_nxt)
         t += 1
-        update_priorities(priorities, paths[t], goals)
+        next_order(order, base, q_to, goals, spare)
+        order[:] = spare
     return t
 
 
 # ---- LaCAM ----------------------------------------------------------------------------------------------------
 
 # counters (ctr)
-N_HNODES, N_LNODES, OPEN_SIZE, ITERATIONS, GOAL_NODE, BEST_NODE, BEST_HOME, BEST_DIST = range(8)
-COUNTERS = 8
+N_HNODES, N_LNODES, OPEN_SIZE, ITERATIONS, GOAL_NODE, BEST_NODE, BEST_HOME, BEST_DIST, REHASH = range(9)
+COUNTERS = 9
 # statuses returned by lacam_run
 RUNNING, SOLVED, EXHAUSTED, FULL = 0, 1, 2, 3
 
@@ -432,26 +463,21 @@ def _new_lnode(ln_parent: np.ndarray, ln_who: np.ndarray, ln_where: np.ndarray, 
 
 
 @njit(cache=True)
-def add_node(q: np.ndarray, parent: int, h: int, slot: int, goals: np.ndarray, frac: np.ndarray,
-             hn_config: np.ndarray, hn_elapsed: np.ndarray, hn_order: np.ndarray, hn_parent: np.ndarray,
-             hn_hash: np.ndarray, hn_head: np.ndarray, hn_tail: np.ndarray, ln_parent: np.ndarray,
-             ln_who: np.ndarray, ln_where: np.ndarray, ln_depth: np.ndarray, ln_next: np.ndarray,
-             table: np.ndarray, open_stack: np.ndarray, ctr: np.ndarray, prio: np.ndarray) -> int:
-    """Store configuration ``q`` as a new high-level node (priorities, order, an empty-constraint root) and push
-    it on the DFS stack; returns its id."""
+def add_node(q: np.ndarray, parent: int, parent_order: np.ndarray, h: int, slot: int, goals: np.ndarray,
+             base: np.ndarray, hn_config: np.ndarray, hn_order: np.ndarray, hn_parent: np.ndarray, hn_hash: np.ndarray,
+             hn_head: np.ndarray, hn_tail: np.ndarray, ln_parent: np.ndarray, ln_who: np.ndarray,
+             ln_where: np.ndarray, ln_depth: np.ndarray, ln_next: np.ndarray, table: np.ndarray,
+             open_stack: np.ndarray, ctr: np.ndarray) -> int:
+    """Store configuration ``q`` as a new high-level node (its agent order, an empty-constraint root) and push it
+    on the DFS stack; returns its id. The order is PIBT's, carried from the order that generated ``q`` from its
+    parent (`next_order`); the root's is ``base``."""
     node = ctr[N_HNODES]
     ctr[N_HNODES] += 1
-    n = q.shape[0]
-    for i in range(n):
-        hn_config[node, i] = q[i]
-        if q[i] == goals[i] or parent == NIL:
-            hn_elapsed[node, i] = 0
-        else:
-            hn_elapsed[node, i] = hn_elapsed[parent, i] + 1
-        prio[i] = -(hn_elapsed[node, i] + frac[i])
-    order = np.argsort(prio)
-    for k in range(n):
-        hn_order[node, k] = order[k]
+    hn_config[node] = q
+    if parent == NIL:
+        hn_order[node] = base
+    else:
+        next_order(parent_order, base, q, goals, hn_order[node])
     hn_parent[node] = parent
     hn_hash[node] = h
     table[slot] = node
@@ -538,17 +564,38 @@ def _apply_constraints(lnode: int, q_from: np.ndarray, q_to: np.ndarray, occ_now
 
 
 @njit(cache=True)
-def lacam_run(budget: int, successors: np.ndarray, dist: np.ndarray, row_of: np.ndarray, goals: np.ndarray,
-              frac: np.ndarray, rng: np.ndarray, hn_config: np.ndarray, hn_elapsed: np.ndarray,
-              hn_order: np.ndarray, hn_parent: np.ndarray, hn_hash: np.ndarray, hn_head: np.ndarray,
-              hn_tail: np.ndarray, ln_parent: np.ndarray, ln_who: np.ndarray, ln_where: np.ndarray,
-              ln_depth: np.ndarray, ln_next: np.ndarray, table: np.ndarray, open_stack: np.ndarray,
-              ctr: np.ndarray, q_to: np.ndarray, occ_now: np.ndarray, occ_nxt: np.ndarray, cand: np.ndarray,
-              work: np.ndarray, prio: np.ndarray, swap: bool) -> int:
+def _shuffled_order(order: np.ndarray, rng: np.ndarray, out: np.ndarray) -> None:
+    """``order`` in a random order (Fisher-Yates), written to ``out``."""
+    out[:] = order
+    for r in range(out.shape[0] - 1, 0, -1):
+        m = (next_random(rng) * (r + 1)) >> 32
+        out[r], out[m] = out[m], out[r]
+
+
+@njit(cache=True)
+def lacam_run(budget: int, starts: np.ndarray, successors: np.ndarray, dist: np.ndarray, row_of: np.ndarray,
+              goals: np.ndarray, base: np.ndarray, rng: np.ndarray, hn_config: np.ndarray, hn_order: np.ndarray,
+              hn_parent: np.ndarray, hn_hash: np.ndarray, hn_head: np.ndarray, hn_tail: np.ndarray,
+              ln_parent: np.ndarray, ln_who: np.ndarray, ln_where: np.ndarray, ln_depth: np.ndarray,
+              ln_next: np.ndarray, table: np.ndarray, open_stack: np.ndarray, ctr: np.ndarray, q_to: np.ndarray,
+              occ_now: np.ndarray, occ_nxt: np.ndarray, cand: np.ndarray, work: np.ndarray, swap: bool) -> int:
     """Up to ``budget`` constraint visits; returns SOLVED (ctr[GOAL_NODE] set), EXHAUSTED (no solution exists),
-    FULL (an array must grow before the next visit) or RUNNING (budget spent)."""
+    FULL (an array must grow before the next visit) or RUNNING (budget spent). The first call adds the root node
+    (``starts``); a call after the table was replaced by a bigger empty one (``ctr[REHASH]`` set) refills it. The
+    whole search is this one kernel, so a process's first plan loads one compiled function from numba's cache."""
     n = goals.shape[0]
     width = successors.shape[1]
+    if ctr[REHASH] != 0:
+        rehash(table, hn_hash, hn_config, ctr[N_HNODES])
+        ctr[REHASH] = 0
+    if ctr[N_HNODES] == 0:
+        hq = config_hash(starts)
+        slot = find_slot(table, hn_hash, hn_config, starts, hq)
+        node = add_node(starts, NIL, base, hq, slot, goals, base, hn_config, hn_order, hn_parent, hn_hash, hn_head,
+                        hn_tail, ln_parent, ln_who, ln_where, ln_depth, ln_next, table, open_stack, ctr)
+        if note_node(node, starts, goals, dist, row_of, ctr):
+            return SOLVED
+    shuffled = np.empty(n, dtype=np.int32)
     done = 0
     while done < budget:
         if (ctr[N_HNODES] + 1 > hn_config.shape[0] or 2 * (ctr[N_HNODES] + 1) > table.shape[0]
@@ -570,13 +617,17 @@ def lacam_run(budget: int, successors: np.ndarray, dist: np.ndarray, row_of: np.
             _expand_constraints(h, lnode, hn_order[h, ln_depth[lnode]], successors, hn_config, hn_tail, hn_head,
                                 ln_parent, ln_who, ln_where, ln_depth, ln_next, ctr, rng)
         q_from = hn_config[h]
+        order = hn_order[h]
+        if ln_depth[lnode] > 0:
+            _shuffled_order(order, rng, shuffled)
+            order = shuffled
         for i in range(n):
             occ_now[q_from[i]] = i
             q_to[i] = NIL
         ok = _apply_constraints(lnode, q_from, q_to, occ_now, occ_nxt, ln_parent, ln_who, ln_where, ln_depth)
         if ok:
-            ok = pibt_configure(hn_order[h], successors, dist, row_of, q_from, q_to, occ_now, occ_nxt, cand, work,
-                                rng, swap)
+            ok = pibt_configure(order, successors, dist, row_of, q_from, q_to, occ_now, occ_nxt, cand, work, rng,
+                                swap)
         clear_occupancy(q_from, q_to, occ_now, occ_nxt)
         if not ok:
             continue
@@ -587,9 +638,8 @@ def lacam_run(budget: int, successors: np.ndarray, dist: np.ndarray, row_of: np.
             open_stack[ctr[OPEN_SIZE]] = known
             ctr[OPEN_SIZE] += 1
             continue
-        node = add_node(q_to, h, hq, slot, goals, frac, hn_config, hn_elapsed, hn_order, hn_parent, hn_hash,
-                        hn_head, hn_tail, ln_parent, ln_who, ln_where, ln_depth, ln_next, table, open_stack, ctr,
-                        prio)
+        node = add_node(q_to, h, order, hq, slot, goals, base, hn_config, hn_order, hn_parent, hn_hash, hn_head,
+                        hn_tail, ln_parent, ln_who, ln_where, ln_depth, ln_next, table, open_stack, ctr)
         if note_node(node, q_to, goals, dist, row_of, ctr):
             return SOLVED
     return RUNNING

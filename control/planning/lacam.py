@@ -4,7 +4,8 @@
 The driver calls the kernel in chunks sized to about half a millisecond, grows the node arrays when the kernel
 reports them full (doubling, up to `MAX_NODE_BYTES`), and stops at the first of: a goal configuration (solved), an
 exhausted search (no plan exists), the deadline or the memory cap (the best configuration sequence found so far:
-most agents home, then least total distance).
+most agents home, then least total distance). A process's first plan loads the kernels from numba's cache
+(~20 ms, inside its deadline) unless `warm_up` did so beforehand.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import numpy as np
 from control.planning import kernels as lk
 from control.planning.budget import ChunkBudget, goal_rows
 from control.planning.distances import DistanceTable
-from control.planning.grid_map import GridMap
+from control.planning.grid_map import GridMap, build_grid_map
 from control.planning.kernels import NIL, seed_state, work_arrays
-from control.planning.pibt import initial_priorities
+from control.planning.lifelong import LifelongPlanner
+from control.planning.pibt import base_order, solve_pibt
 from control.planning.result import PlanResult, checked_instance, make_result
 
-__all__ = ["MAX_NODE_BYTES", "solve_lacam"]
+__all__ = ["MAX_NODE_BYTES", "solve_lacam", "warm_up"]
 
 ALGO = "lacam"
-MAX_NODE_BYTES = 1 << 30      # configurations, waiting times and orders of the high-level nodes, together
+MAX_NODE_BYTES = 1 << 30      # configurations and agent orders of the high-level nodes, together
 _FIRST_NODES = 256
 
 
@@ -49,6 +51,19 @@ def solve_lacam(grid: GridMap, starts: np.ndarray, goals: np.ndarray, *, seed: i
                    proved_unsolvable=status == lk.EXHAUSTED)
 
 
+def warm_up() -> None:
+    """Load the planners' numba kernels (LaCAM, PIBT with and without swap, the lifelong step) before any
+    deadline counts, by planning a two-agent instance. A process's first plan otherwise spends ~20 ms loading them
+    from numba's cache, or seconds compiling them the very first time, inside its deadline. Call it once at start
+    (a planner service, a CLI command with a tight deadline)."""
+    grid = build_grid_map("warm-up", np.ones((2, 3), dtype=bool))
+    starts, goals = np.array([0, 5], dtype=np.int32), np.array([5, 0], dtype=np.int32)
+    solve_lacam(grid, starts, goals)
+    solve_pibt(grid, starts, goals)
+    solve_pibt(grid, starts, goals, swap=True)
+    LifelongPlanner(grid, starts, goals).step()
+
+
 class LacamSearch:
     """The search's arrays and the chunked driver loop; ``run_until`` may be called again to continue."""
 
@@ -59,13 +74,12 @@ class LacamSearch:
         cells, width = successors.shape
         self.successors, self.dist, self.goals = successors, dist, goals
         self.row_of = np.arange(n, dtype=np.int32)
-        self.frac = initial_priorities(n, seed)
+        self.base = base_order(dist[np.arange(n), starts], seed)
         self.rng = seed_state(seed)
         self.ctr = np.zeros(lk.COUNTERS, dtype=np.int64)
         self.ctr[[lk.GOAL_NODE, lk.BEST_NODE]] = NIL
         hnodes = _FIRST_NODES
         self.hn_config = np.empty((hnodes, n), dtype=np.int32)
-        self.hn_elapsed = np.empty((hnodes, n), dtype=np.int32)
         self.hn_order = np.empty((hnodes, n), dtype=np.int32)
         self.hn_parent, self.hn_head, self.hn_tail = (np.empty(hnodes, dtype=np.int32) for _ in range(3))
         self.hn_hash = np.empty(hnodes, dtype=np.int64)
@@ -76,8 +90,8 @@ class LacamSearch:
         self.open_stack = np.empty(hnodes, dtype=np.int32)
         self.q_to = np.empty(n, dtype=np.int32)
         self.occ_now, self.occ_nxt, self.cand, self.work = work_arrays(n, cells, width)
-        self.prio = np.empty(n, dtype=np.float64)
-        self.status = self._add_root(starts)
+        self.starts = np.ascontiguousarray(starts, dtype=np.int32)
+        self.status = lk.RUNNING          # the kernel adds the root node on its first call
 
     @property
     def nodes(self) -> int:
@@ -107,28 +121,22 @@ class LacamSearch:
         return lk.RUNNING if self.status == lk.FULL else self.status
 
     def path_to(self, node: int) -> np.ndarray:
-        """(T + 1, N) configurations from the start to ``node`` along the parents."""
+        """(T + 1, N) configurations from the start to ``node`` along the parents (the start alone for NIL: the
+        search never ran)."""
+        if node == NIL:
+            return self.starts[None, :].copy()
         chain = []
         while node != NIL:
             chain.append(node)
             node = int(self.hn_parent[node])
         return self.hn_config[np.array(chain[::-1], dtype=np.int64)]
 
-    def _add_root(self, starts: np.ndarray) -> int:
-        h = lk.config_hash(starts)
-        slot = lk.find_slot(self.table, self.hn_hash, self.hn_config, starts, h)
-        node = lk.add_node(starts, NIL, h, slot, self.goals, self.frac, self.hn_config, self.hn_elapsed,
-                           self.hn_order, self.hn_parent, self.hn_hash, self.hn_head, self.hn_tail, self.ln_parent,
-                           self.ln_who, self.ln_where, self.ln_depth, self.ln_next, self.table, self.open_stack,
-                           self.ctr, self.prio)
-        return lk.SOLVED if lk.note_node(node, starts, self.goals, self.dist, self.row_of, self.ctr) else lk.RUNNING
-
     def _run(self, budget: int) -> int:
-        return int(lk.lacam_run(budget, self.successors, self.dist, self.row_of, self.goals, self.frac, self.rng,
-                                self.hn_config, self.hn_elapsed, self.hn_order, self.hn_parent, self.hn_hash,
-                                self.hn_head, self.hn_tail, self.ln_parent, self.ln_who, self.ln_where, self.ln_depth,
-                                self.ln_next, self.table, self.open_stack, self.ctr, self.q_to, self.occ_now,
-                                self.occ_nxt, self.cand, self.work, self.prio, self.swap))
+        return int(lk.lacam_run(budget, self.starts, self.successors, self.dist, self.row_of, self.goals, self.base,
+                                self.rng, self.hn_config, self.hn_order, self.hn_parent, self.hn_hash, self.hn_head,
+                                self.hn_tail, self.ln_parent, self.ln_who, self.ln_where, self.ln_depth, self.ln_next,
+                                self.table, self.open_stack, self.ctr, self.q_to, self.occ_now, self.occ_nxt,
+                                self.cand, self.work, self.swap))
 
     def _grow(self) -> bool:
         """Double whatever the kernel found full; False when the node arrays would pass `MAX_NODE_BYTES`."""
@@ -136,13 +144,13 @@ class LacamSearch:
         width = self.successors.shape[1]
         if nodes + 1 > self.hn_config.shape[0]:
             rows = 2 * self.hn_config.shape[0]
-            if rows * self.hn_config.shape[1] * 12 > MAX_NODE_BYTES:
+            if rows * self.hn_config.shape[1] * 8 > MAX_NODE_BYTES:
                 return False
-            for name in ("hn_config", "hn_elapsed", "hn_order", "hn_parent", "hn_hash", "hn_head", "hn_tail"):
+            for name in ("hn_config", "hn_order", "hn_parent", "hn_hash", "hn_head", "hn_tail"):
                 setattr(self, name, _grown(getattr(self, name), rows))
         if 2 * (nodes + 1) > self.table.shape[0]:
             self.table = np.full(2 * self.table.shape[0], NIL, dtype=np.int32)
-            lk.rehash(self.table, self.hn_hash, self.hn_config, nodes)
+            self.ctr[lk.REHASH] = 1          # the kernel refills it on its next call
         if int(self.ctr[lk.N_LNODES]) + width + 1 > self.ln_parent.shape[0]:
             rows = 2 * self.ln_parent.shape[0]
             for name in ("ln_parent", "ln_who", "ln_where", "ln_depth", "ln_next"):

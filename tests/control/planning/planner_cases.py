@@ -27,6 +27,13 @@ ROOMS = ["...#...",
          ".......",
          "...#..."]
 
+# A one-cell corridor with a junction at x = 5 (side cells above and below): two agents come in from the east, both
+# heading west, the one behind going further. The one in front must step aside at the junction and let it pass,
+# or it parks on its goal in the corridor and blocks the other for good (the swap operation's "clear" case).
+JUNCTION = ["#####.##",
+            "........",
+            "#####.##"]
+
 # A dead-end corridor without any passing place: two agents cannot swap, whatever the search does.
 DEAD_END = ["....."]
 

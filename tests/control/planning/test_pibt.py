@@ -11,12 +11,13 @@ import pytest
 from benchmarks.reference_pibt import ReferencePIBT
 from control.planning.distances import DistanceTable
 from control.planning.grid_map import grid_from_yard, load_movingai_map, random_instance
-from control.planning.kernels import pibt_step
-from control.planning.pibt import initial_priorities, solve_pibt
+from control.planning.kernels import next_order, pibt_step
+from control.planning.pibt import base_order, initial_priorities, pibt_paths, solve_pibt
 from control.planning.result import InstanceError
 from control.planning.validate import validate
 from tests.control.planning.planner_cases import (
     BAY_CORRIDOR,
+    JUNCTION,
     ROOMS,
     against_lane,
     ascii_map,
@@ -78,6 +79,54 @@ def test_solve_pibt_small_instances(rows, starts, goals, swap):
     assert result.sum_of_costs >= int(DistanceTable(grid).for_goals(g)[np.arange(g.size), s].sum())
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(("starts", "goals"), [
+    ([(6, 1), (5, 1)], [(0, 1), (2, 1)]),       # the far-going agent is behind
+    ([(5, 1), (6, 1)], [(2, 1), (0, 1)]),       # the same, agent ids the other way round
+])
+def test_swap_lets_an_agent_overtake_at_a_junction(seed, starts, goals):
+    grid = ascii_map("junction", JUNCTION)
+    s, g = cells(grid, starts), cells(grid, goals)
+    result = solve_pibt(grid, s, g, seed=seed, swap=True, max_steps=100)
+    check(grid, s, g, result)
+    assert result.makespan == 6                 # the far-going agent never waits: six moves west
+    assert not solve_pibt(grid, s, g, seed=seed, max_steps=100).solved    # the paper's PIBT: stuck for ever
+
+
+def test_next_order_equals_sorting_by_waiting_time_then_tie_break():
+    rng = np.random.default_rng(5)
+    n = 300
+    goals = rng.permutation(1000)[:n].astype(np.int32)
+    base = rng.permutation(n).astype(np.int32)
+    rank = np.empty(n, dtype=np.int64)
+    rank[base] = np.arange(n)                   # position in the tie-break order, 0 first
+    waited = np.zeros(n, dtype=np.int64)
+    order = base.copy()
+    for _ in range(20):
+        q = np.where(rng.random(n) < 0.3, goals, goals + 1).astype(np.int32)
+        waited = np.where(q == goals, 0, waited + 1)
+        out = np.empty_like(order)
+        next_order(order, base, q, goals, out)
+        expected = np.lexsort((rank, -waited))  # most steps waited first, then the tie-break
+        assert out.tolist() == expected.tolist()
+        order = out
+
+
+def test_base_order_puts_the_longest_trips_first():
+    order = base_order(np.array([3, 40, 0, 12, 40]), seed=2)
+    assert set(order[:2].tolist()) == {1, 4}
+    assert order[2:].tolist() == [3, 0, 2]
+
+
+def test_pibt_paths_is_the_loop_of_solve_pibt():
+    grid = load_movingai_map(map_path("random-32-32-10"))
+    starts, goals = random_instance(grid, 200, seed=4)
+    table = DistanceTable(grid)
+    result = solve_pibt(grid, starts, goals, seed=4, distances=table, swap=True)
+    paths = pibt_paths(grid.successors, table.for_goals(goals), starts, goals, seed=4, swap=True)
+    assert np.array_equal(result.paths, paths)
+
+
 def test_classic_pibt_cannot_pass_in_a_corridor_but_stays_valid():
     grid = ascii_map("bay", BAY_CORRIDOR)
     s, g = cells(grid, [(0, 0), (6, 0)]), cells(grid, [(6, 0), (0, 0)])
@@ -98,8 +147,8 @@ def test_solve_pibt_is_deterministic_for_a_seed():
     grid = load_movingai_map(map_path("random-32-32-10"))
     starts, goals = random_instance(grid, 150, seed=3)
     table = DistanceTable(grid)
-    first = solve_pibt(grid, starts, goals, seed=11, distances=table)
-    second = solve_pibt(grid, starts, goals, seed=11, distances=table)
+    first = solve_pibt(grid, starts, goals, seed=11, distances=table, swap=True)
+    second = solve_pibt(grid, starts, goals, seed=11, distances=table, swap=True)
     check(grid, starts, goals, first)
     assert np.array_equal(first.paths, second.paths)
 
