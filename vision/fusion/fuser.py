@@ -7,9 +7,9 @@ Association, and its limits:
   entering the front camera while the first is still in the rear one is a new passage. Limit: a camera that never
   tracks truck A will give truck B's track to A's passage if A is still open; a tracker that splits one truck
   into two tracks on one camera (an occlusion longer than `max_lost_s`) would split the passage, so a new track
-  that starts where a track of a still-open passage was last seen on the same camera (within `rejoin_s`, boxes
-  overlapping by `rejoin_overlap`) rejoins that passage instead. Limit: a second truck that enters exactly where
-  the first was lost a moment ago joins the first truck's passage.
+  that starts where a track of a still-open passage was last seen on the same camera (within `rejoin_s`, its box
+  mostly inside the lost one: `rejoin_overlap`) rejoins that passage instead. Limit: a second truck that enters
+  exactly where the first was lost a moment ago joins the first truck's passage.
 * A read whose box lies inside a tracked vehicle box of the same frame belongs to that vehicle's passage. A read
   with no vehicle around it (a rear or top camera whose vehicle box is not tracked, a plate seen before the track
   is confirmed) goes by time: to an open passage with a live track on that camera, else to the oldest open passage
@@ -68,9 +68,10 @@ class FusionConfig:
     """A passage is published after this long whatever happens (a parked truck must not hold the lane forever)."""
     rejoin_s: float = 2.0
     """A new track this soon after a passage's track ended on the same camera may be the same truck, re-found."""
-    rejoin_overlap: float = 0.5
-    """Least share of one box inside the other (new track's first, lost track's last) to rejoin the passage: an
-    occluded truck's box shrinks to the part still seen, so IoU would be too strict."""
+    rejoin_overlap: float = 0.7
+    """Least share of the new track's first box inside the lost track's last box to rejoin the passage: a truck
+    re-found after an occlusion shows up where it was (often smaller, partly hidden), so IoU would be too strict;
+    the other way round (the lost box inside a big new one) is the next truck driving over the spot, not a rejoin."""
     fragment_frames: int = 4
     """A passage seen in this few frames may be a piece of a truck whose track broke (frames dropped, an
     occlusion). If it shares a plate or container number with a passage published within `fragment_hold_s`, it is
@@ -191,8 +192,7 @@ class PassageFuser:
             for (camera, _), (t_s, last) in passage.last_boxes.items():
                 if camera != frame.camera or not 0.0 < frame.t_s - t_s <= cfg.rejoin_s:
                     continue
-                old = np.asarray([last], np.float32)
-                if max(float(box_ioa(new, old)[0, 0]), float(box_ioa(old, new)[0, 0])) >= cfg.rejoin_overlap:
+                if float(box_ioa(new, np.asarray([last], np.float32))[0, 0]) >= cfg.rejoin_overlap:
                     return passage
         return None
 
