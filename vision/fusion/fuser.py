@@ -6,10 +6,7 @@ Association, and its limits:
   it opens a new passage. So one truck seen by the front, side and rear cameras is one passage, and the next truck
   entering the front camera while the first is still in the rear one is a new passage. Limit: a camera that never
   tracks truck A will give truck B's track to A's passage if A is still open; a tracker that splits one truck
-  into two tracks on one camera (an occlusion longer than `max_lost_s`) would split the passage, so a new track
-  that starts where a track of a still-open passage was last seen on the same camera (within `rejoin_s`, its box
-  mostly inside the lost one: `rejoin_overlap`) rejoins that passage instead. Limit: a second truck that enters
-  exactly where the first was lost a moment ago joins the first truck's passage.
+  into two tracks on one camera (an occlusion longer than `max_lost_s`) splits the passage.
 * A read whose box lies inside a tracked vehicle box of the same frame belongs to that vehicle's passage. A read
   with no vehicle around it (a rear or top camera whose vehicle box is not tracked, a plate seen before the track
   is confirmed) goes by time: to an open passage with a live track on that camera, else to the oldest open passage
@@ -17,8 +14,7 @@ Association, and its limits:
   it waits up to `pre_window_s` for a passage to open. Limit: with two trucks in the lane at once, a read that no
   vehicle box covers is given to the older truck.
 * A passage is published once all its tracks have ended and `exit_grace_s` has passed without a new one (or it
-  went `stale_s` without a sighting, or lasted `max_passage_s`). A passage with no read that was sighted for less
-  than `min_fragment_s` is a fragment of a split track: counted (`fragments_dropped`), not published.
+  went `stale_s` without a sighting, or lasted `max_passage_s`).
 """
 
 from __future__ import annotations
@@ -66,21 +62,6 @@ class FusionConfig:
     """A passage not sighted for this long is published even if a track never ended (a camera went silent)."""
     max_passage_s: float = 600.0
     """A passage is published after this long whatever happens (a parked truck must not hold the lane forever)."""
-    rejoin_s: float = 2.0
-    """A new track this soon after a passage's track ended on the same camera may be the same truck, re-found."""
-    rejoin_overlap: float = 0.7
-    """Least share of the new track's first box inside the lost track's last box to rejoin the passage: a truck
-    re-found after an occlusion shows up where it was (often smaller, partly hidden), so IoU would be too strict;
-    the other way round (the lost box inside a big new one) is the next truck driving over the spot, not a rejoin."""
-    fragment_frames: int = 4
-    """A passage seen in this few frames may be a piece of a truck whose track broke (frames dropped, an
-    occlusion). If it shares a plate or container number with a passage published within `fragment_hold_s`, it is
-    that truck's tail and is dropped (counted); else it is held up to `fragment_hold_s` and merged into the next
-    passage that shares one with it (the truck's head), or published as it is."""
-    fragment_hold_s: float = 8.0
-    min_fragment_s: float = 1.0
-    """A passage with no plate or container number read, sighted for less than this, is a tracker fragment (one
-    truck's track split by an occlusion, a passer-by at the frame edge): dropped and counted, not a truck."""
     max_pending_reads: int = 256
     """Reads waiting for a passage; older ones are dropped and counted."""
     rules: FieldRules = field(default_factory=FieldRules)
@@ -98,7 +79,6 @@ class _Open:
     cameras: set[str] = field(default_factory=set)
     frames: set[tuple[str, int]] = field(default_factory=set)
     ended_t: float | None = None
-    last_boxes: dict[TrackKey, tuple[float, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,13 +104,9 @@ class PassageFuser:
         self._open: list[_Open] = []
         self._owner: dict[TrackKey, _Open] = {}
         self._pending: deque[_Pending] = deque()
-        self._fragments: list[tuple[_Open, float]] = []   # short passages held for a merge, with their hold time
-        self._recent: deque[tuple[set[str], float]] = deque()  # identities of passages published lately
         self._seq = 0
         self._now = float("-inf")
-        self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0,
-                         "fragments_dropped": 0, "tracks_rejoined": 0,
-                         "fragments_merged": 0}
+        self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0}
 
     def update(self, frame: CameraFrame) -> list[VehiclePassage]:
         """Take one camera frame; return the passages that are complete as of its time."""
@@ -143,58 +119,37 @@ class PassageFuser:
         self._now = max(self._now, frame.t_s)
         vehicles = frame.vehicles[(frame.vehicles.class_id == self.config.vehicle_class)
                                   & (frame.vehicles.tracker_id >= 0)]
-        owners = [self._sighted(frame, int(tid), box)
-                  for tid, box in zip(vehicles.tracker_id, vehicles.xyxy, strict=True)]
+        owners = [self._sighted(frame, int(tid)) for tid in vehicles.tracker_id]
         for ended in frame.ended:
             self._track_ended((frame.camera, ended.track_id), frame.t_s)
         self._assign_reads(frame, vehicles, owners)
         return self._ready(self._now)
 
     def flush(self) -> list[VehiclePassage]:
-        """Publish every open passage now (end of the stream), and every held fragment."""
-        done = list(self._open)
+        """Publish every open passage now (end of the stream)."""
+        done = [self._publish(p) for p in list(self._open)]
         self._open.clear()
         self._owner.clear()
-        published = self._publish_all(done)
-        held, self._fragments = self._fragments, []
-        return published + [self._publish(fragment) for fragment, _ in held]
+        return done
 
     # -- passages --------------------------------------------------------------------------------------------------
 
-    def _sighted(self, frame: CameraFrame, track_id: int, box: np.ndarray) -> _Open:
+    def _sighted(self, frame: CameraFrame, track_id: int) -> _Open:
         key = (frame.camera, track_id)
         passage = self._owner.get(key)
         if passage is None:
-            passage = self._rejoined(frame, box)
-            if passage is not None:
-                self.counters["tracks_rejoined"] += 1
-            else:
-                passage = next((p for p in self._open if frame.camera not in p.cameras), None)
+            passage = next((p for p in self._open if frame.camera not in p.cameras), None)
             if passage is None:
                 passage = self._new_passage(frame)
             self._owner[key] = passage
             passage.cameras.add(frame.camera)
             passage.live.add(key)
         passage.last_t = max(passage.last_t, frame.t_s)
-        if len(passage.last_boxes) < 256 or key in passage.last_boxes:
-            passage.last_boxes[key] = (frame.t_s, box)
         passage.last_utc = max(passage.last_utc, frame.ts_utc)
         passage.first_utc = min(passage.first_utc, frame.ts_utc)
         if len(passage.frames) < 100_000:
             passage.frames.add((frame.camera, frame.frame))
         return passage
-
-    def _rejoined(self, frame: CameraFrame, box: np.ndarray) -> _Open | None:
-        """The open passage whose track on this camera was lost (or just ended) where this new track starts."""
-        cfg = self.config
-        new = np.asarray(box, np.float32).reshape(1, 4)
-        for passage in self._open:
-            for (camera, _), (t_s, last) in passage.last_boxes.items():
-                if camera != frame.camera or not 0.0 < frame.t_s - t_s <= cfg.rejoin_s:
-                    continue
-                if float(box_ioa(new, np.asarray([last], np.float32))[0, 0]) >= cfg.rejoin_overlap:
-                    return passage
-        return None
 
     def _new_passage(self, frame: CameraFrame) -> _Open:
         self._seq += 1
@@ -224,10 +179,7 @@ class PassageFuser:
             self._open.remove(passage)
             for key in [k for k, owner in self._owner.items() if owner is passage]:
                 del self._owner[key]
-        published = self._publish_all(done)   # first, so that a fragment can still join its truck
-        expired = [f for f, held in self._fragments if now - held >= cfg.fragment_hold_s]
-        self._fragments = [(f, held) for f, held in self._fragments if now - held < cfg.fragment_hold_s]
-        return [self._publish(fragment) for fragment in expired] + published
+        return [self._publish(p) for p in done]
 
     # -- reads -----------------------------------------------------------------------------------------------------
 
@@ -288,45 +240,6 @@ class PassageFuser:
         return take
 
     # -- publishing ------------------------------------------------------------------------------------------------
-
-    def _publish_all(self, done: list[_Open]) -> list[VehiclePassage]:
-        cfg = self.config
-        kept = [p for p in done if p.evidence.identities() or p.last_t - p.first_t >= cfg.min_fragment_s]
-        self.counters["fragments_dropped"] += len(done) - len(kept)
-        published: list[VehiclePassage] = []
-        for passage in kept:
-            if len(passage.frames) <= cfg.fragment_frames:
-                if self._seen_lately(passage):
-                    self.counters["fragments_dropped"] += 1  # the tail of a truck already published
-                    continue
-                self._fragments.append((passage, self._now))
-                continue
-            self._absorb_fragments(passage)
-            self._recent.append((passage.evidence.identities(), self._now))
-            published.append(self._publish(passage))
-        return published
-
-    def _seen_lately(self, fragment: _Open) -> bool:
-        """Whether a passage published within `fragment_hold_s` shares a plate or container number with it."""
-        while self._recent and self._now - self._recent[0][1] > self.config.fragment_hold_s:
-            self._recent.popleft()
-        mine = fragment.evidence.identities()
-        return any(mine & identities for identities, _ in self._recent)
-
-    def _absorb_fragments(self, passage: _Open) -> None:
-        """Merge into `passage` the held fragments that share a plate or container number with it."""
-        mine = passage.evidence.identities()
-        keep: list[tuple[_Open, float]] = []
-        for fragment, held in self._fragments:
-            if mine & fragment.evidence.identities():
-                passage.evidence.merge(fragment.evidence)
-                passage.frames |= fragment.frames
-                passage.first_utc = min(passage.first_utc, fragment.first_utc)
-                passage.seq = min(passage.seq, fragment.seq)
-                self.counters["fragments_merged"] += 1
-            else:
-                keep.append((fragment, held))
-        self._fragments = keep
 
     def _publish(self, passage: _Open) -> VehiclePassage:
         passage_id = self._passage_id(self.lane_id, passage.first_utc, passage.seq)

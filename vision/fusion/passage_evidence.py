@@ -94,24 +94,6 @@ class PassageEvidence:
             numbers.add(read.number, read.confidence, sighting, image)
         self.reads += 1
 
-    def merge(self, other: PassageEvidence) -> None:
-        """Take in another passage's reads (a fragment of the same truck): the ballots add up."""
-        for role, ballot in other.plates_by_role.items():
-            self.plates_by_role[role].merge(ballot)
-        self.numbers.merge(other.numbers)
-        for link, states in other.seal_states.items():
-            self.seal_states.setdefault(link, Ballot(self.rules.max_candidates)).merge(states)
-        for link, numbers in other.seal_numbers.items():
-            self.seal_numbers.setdefault(link, Ballot(self.rules.max_candidates)).merge(numbers)
-        self.reads += other.reads
-
-    def identities(self, per_field: int = 2) -> set[str]:
-        """The leading plate texts and container numbers: what tells one truck from another."""
-        found: set[str] = set()
-        for ballot in (*self.plates_by_role.values(), self.numbers):
-            found.update(value for value, _ in ballot.ranked()[:per_field])
-        return found
-
     # -- fusion ----------------------------------------------------------------------------------------------------
 
     def plates(self, evidence: EvidenceFn) -> list[PlateRead]:
