@@ -27,7 +27,8 @@ from yard.camera_projection import SlotSnap, project_detections
 from yard.coverage import ground_coverage, watched_lanes
 from yard.ground_detections import GroundDetections
 from yard.layout import YardLayout, load_layout
-from yard.occupancy import OccupancyTracker, SlotChange
+from yard.occupancy import SlotChange
+from yard.occupancy_layout import rebuilt_tracker, tracker_for
 from yard.occupancy_settings import OccupancySettings
 
 log = logging.getLogger(__name__)
@@ -77,15 +78,15 @@ class YardPipeline:
         slots = layout.slots
         self.slot_polygons = [s.polygon for s in slots]
         self._snap = SlotSnap(np.array([s.centre for s in slots], dtype=np.float64).reshape(-1, 2))
-        self._slots = ([s.id for s in slots], self.slot_polygons, [s.zone_id for s in slots])
+        self._layout = layout
         self._settings = settings or OccupancySettings()
-        self.tracker = OccupancyTracker(*self._slots, self.queue_lanes, self._settings)
+        self.tracker = tracker_for(layout, self._settings, self.queue_lanes)
         self.times = StageTimes()
         self.counters: Counter[str] = Counter()
 
     def restore(self, journal: Journal) -> None:
         """Take up the occupancy last journalled (after a restart), so that nothing already published flips."""
-        self.tracker = OccupancyTracker.rebuild(journal, *self._slots, self.queue_lanes, self._settings)
+        self.tracker = rebuilt_tracker(self._layout, journal, self._settings, self.queue_lanes)
 
     def set_background(self, camera_id: str, image: np.ndarray) -> None:
         """The camera's view of the empty yard (a yard that is never empty cannot learn one from its frames)."""

@@ -6,6 +6,8 @@ the one place that reads a `YardLayout` into them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import shapely
 
 from bus.journal import Journal
@@ -15,16 +17,19 @@ from yard.occupancy import OccupancyTracker
 from yard.occupancy_settings import OccupancySettings
 
 
-def tracker_for(layout: YardLayout, settings: OccupancySettings | None = None) -> OccupancyTracker:
-    """A tracker over every slot of the layout, counting trucks in its truck-queue lanes."""
-    return OccupancyTracker(*_slot_arrays(layout), _queue_lanes(layout), settings or OccupancySettings())
+def tracker_for(layout: YardLayout, settings: OccupancySettings | None = None,
+                queue_lanes: Mapping[str, shapely.Polygon] | None = None) -> OccupancyTracker:
+    """A tracker over every slot of the layout, counting trucks in its truck-queue lanes (or in `queue_lanes`,
+    such as the parts of them the cameras watch)."""
+    lanes = _queue_lanes(layout) if queue_lanes is None else queue_lanes
+    return OccupancyTracker(*_slot_arrays(layout), lanes, settings or OccupancySettings())
 
 
-def rebuilt_tracker(layout: YardLayout, journal: Journal,
-                    settings: OccupancySettings | None = None) -> OccupancyTracker:
+def rebuilt_tracker(layout: YardLayout, journal: Journal, settings: OccupancySettings | None = None,
+                    queue_lanes: Mapping[str, shapely.Polygon] | None = None) -> OccupancyTracker:
     """The tracker as the journal last recorded it (after a restart)."""
-    return OccupancyTracker.rebuild(journal, *_slot_arrays(layout), _queue_lanes(layout),
-                                    settings or OccupancySettings())
+    lanes = _queue_lanes(layout) if queue_lanes is None else queue_lanes
+    return OccupancyTracker.rebuild(journal, *_slot_arrays(layout), lanes, settings or OccupancySettings())
 
 
 def inventory_for(layout: YardLayout) -> Inventory:

@@ -112,10 +112,10 @@ def test_truck_in_a_bay_claims_the_oldest_expected_arrival_and_the_crane_unloads
     inv = inventory()
     inv.on_passage(passage("p1", "MSCU1234565", "TGHU7654321"))
     inv.on_passage(passage("p2", "CSQU3054383"))
-    inv.on_passage(passage("p0", "XXXU0000000", direction="out"))  # leaving: not an arrival
+    assert inv.on_passage(passage("p0", "HLXU2988801", direction="out")) is None  # leaving: not an arrival
     (seen_truck,) = inv.on_changes([change("bay-1:S1", "truck")])
     assert seen_truck.container_number == "MSCU1234565"
-    assert [a.passage_id for a in inv.snapshot().expected] == ["p2"]
+    assert [a.passage_id for a in inv.snapshot().expected] == ["p2"]  # p1 claimed; p0 never expected
     inv.on_crane_command(crane("PICK", "MSCU1234565", "bay-1:S1", 1))
     assert inv.on_crane_command(crane("PLACE", "MSCU1234565", "buffer-a:B01R1", 2)) == Location("buffer-a:B01R1", 1)
     assert inv.snapshot().trucks["bay-1:S1"].containers == ("TGHU7654321",)
