@@ -225,6 +225,49 @@ class IGVCommand(Message, frozen=True, kw_only=True):
     job_id: Id | None = None
 
 
+class IGVState(Message, frozen=True, kw_only=True):
+    """An IGV's state report, modelled on the VDA 5050 ``state`` topic: which order and update it is executing, the
+    last node it passed, where it is, whether it drives, its battery, load and errors. Sent on every node reached,
+    order accepted or finished, and error raised or cleared (and periodically)."""
+
+    igv_id: Id
+    order_id: Id | None = None
+    order_update_id: Seq = 0
+    last_node_id: Id | None = None
+    last_node_sequence_id: Seq = 0
+    remaining_nodes: Annotated[int, Meta(ge=0, le=MAX_PATH)] = 0
+    x: float
+    y: float
+    driving: bool = False
+    battery: Confidence = 1.0
+    load: Annotated[str, Meta(max_length=16)] | None = None
+    operating_mode: Literal["AUTOMATIC", "MANUAL", "SERVICE"] = "AUTOMATIC"
+    errors: Annotated[tuple[Text, ...], Meta(max_length=MAX_ITEMS)] = ()
+    sim_time_s: Annotated[float, Meta(ge=0.0)] | None = None
+
+
+JobKind = Literal["export", "import"]
+JobState = Literal["created", "at_bay", "on_stand", "on_igv", "in_corridor", "delivered", "on_truck", "done",
+                   "cancelled", "failed"]
+
+
+class JobUpdate(Message, frozen=True, kw_only=True):
+    """One step of a container move (a job): journalled on every state change, so a restart rebuilds the job book
+    and the control room can show where each container is. ``sim_time_s`` is set by the simulator only."""
+
+    job_id: Id
+    kind: JobKind
+    state: JobState
+    container_number: Annotated[str, Meta(max_length=16)]
+    passage_id: Id | None = None
+    truck_id: Id | None = None
+    bay_id: Id | None = None
+    crane_id: Id | None = None
+    igv_id: Id | None = None
+    detail: Text = ""
+    sim_time_s: Annotated[float, Meta(ge=0.0)] | None = None
+
+
 class Telemetry(Message, frozen=True, kw_only=True):
     device_id: Id
     kind: Literal["igv", "crane", "barrier", "truck", "camera", "service"]
@@ -339,6 +382,8 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     OperatorAction,
     DeclarationSubmitted,
     DeclarationRejected,
+    IGVState,
+    JobUpdate,
 )
 
 AnyMessage = (
@@ -356,4 +401,6 @@ AnyMessage = (
     | OperatorAction
     | DeclarationSubmitted
     | DeclarationRejected
+    | IGVState
+    | JobUpdate
 )

@@ -368,7 +368,7 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
-from smartgate import cli_yard  # noqa: E402 - registers the calibration and yard commands (used by replay)
+from smartgate import cli_sim, cli_yard  # noqa: E402, F401 - register the yard, calibration and simulation commands
 
 if __name__ == "__main__":
     sys.exit(main())

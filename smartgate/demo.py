@@ -41,6 +41,7 @@ from bus.messages import (
 from bus.pubsub import Subscriber
 from control.clearance import NO_ACK_ERROR, Ledger
 from smartgate.demo_declarations import DAY_S, DemoDeclarations, recorded_declarations, write_demo_declarations
+from smartgate.demo_yard import move_cleared_containers
 from smartgate.site import Lane, Site, load_site, resolve_bundled
 from smartgate.wiring import ensure_keys, event_subscriber
 
@@ -164,8 +165,9 @@ def run_demo(site_path: Path, *, duration_s: float | None, speed: float, loop: b
     finally:
         codes = codes or stop_services(children)
         signal.signal(signal.SIGINT, previous)
-    print_summary(site, observed, codes, outcome, journal_counts(site, mark), journal_passages(site, mark),
-                  journal_clearance(site, mark), out)
+    passages, clearance = journal_passages(site, mark), journal_clearance(site, mark)
+    print_summary(site, observed, codes, outcome, journal_counts(site, mark), passages, clearance, out)
+    move_cleared_containers(passages, clearance, site.data_dir, out)
     failed = [name for name, code in codes.items() if code != 0]
     return 1 if failed or outcome == "a service died" else 0
 

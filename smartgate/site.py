@@ -499,9 +499,9 @@ class Site(_Frozen):
 
     def component_names(self) -> list[str]:
         """The bus participants that need a CURVE key pair: services, one lane reader and one gate link per lane,
-        the yard occupancy service, the API and the demo supervisor."""
+        the yard occupancy service, the field-device simulator, the API and the demo supervisor."""
         lanes = [name for lane in self.lanes for name in (f"lane-{lane.id}", f"gate-{lane.id}")]
-        return ["broker", "journal", "clearance", *lanes, "planner", "yard", "api", "demo"]
+        return ["broker", "journal", "clearance", *lanes, "planner", "yard", "field-devices", "api", "demo"]
 
 
 # --- loading ----------------------------------------------------------------------------------------------------

@@ -7,6 +7,12 @@ use LaCAM*'s swap operation (one backs off to the nearest branch). An IGV on its
 unless a higher-priority one needs the cell (then it is pushed aside and comes back). Distances come from the
 `DistanceTable` cache, one row per distinct goal (a yard has a few transfer points and parking cells, not one goal
 per IGV), computed only when a goal is first used.
+
+Held agents (`LifelongPlanner.set_held`: an IGV under a crane, or broken down) keep their cell: their goal becomes
+that cell and their priority is set above everyone else's before each step, so PIBT plans them first, they take
+their own cell (the only one at distance 0) and nobody can push them. Releasing them restores the goal they had
+(or the one assigned while they were held) and the priority they had. `LifelongPlanner.reset_positions` continues
+from the cells the vehicles really reached (a refused move, a lost order).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from control.planning.result import InstanceError, checked_cells, checked_instan
 __all__ = ["LifelongPlanner"]
 
 _FIRST_ROWS = 16
+_HELD_PRIORITY = 1e15       # above any number of steps waited: held agents are always planned first
 
 
 class LifelongPlanner:
@@ -53,31 +60,87 @@ class LifelongPlanner:
         self._free_rows: list[int] = list(range(_FIRST_ROWS - 1, -1, -1))
         self._row_of = np.zeros(n, dtype=np.int32)
         self._stale = np.ones(n, dtype=bool)                           # agents whose row is not their goal's yet
+        self._held = np.zeros(n, dtype=bool)
+        self._held_ids = np.empty(0, dtype=np.int64)
+        self._goal_after_hold = np.empty(n, dtype=np.int32)           # restored on release
+        self._priority_after_hold = np.zeros(n, dtype=np.float64)
         self._refresh_rows(None)
+
+    @property
+    def held(self) -> np.ndarray:
+        """(N,) bool copy: which agents are held on their cell."""
+        return self._held.copy()
 
     def assign(self, agents: np.ndarray, goals: np.ndarray) -> None:
         """New goals (jobs) for some agents; `InstanceError` for an unknown or repeated agent or a goal that is
-        not a passable cell. Distances are computed at the next `step`."""
+        not a passable cell. Distances are computed at the next `step`. A held agent keeps its cell: its new goal
+        takes effect when it is released."""
+        ids = self._checked_agents(agents)
+        cells = checked_cells(self.grid, goals, "goals")
+        if cells.size != ids.size:
+            raise InstanceError(f"{self.grid.name}: {ids.size} agents but {cells.size} goals")
+        held = self._held[ids]
+        self._goal_after_hold[ids[held]] = cells[held]
+        free = ids[~held]
+        self.goals[free] = cells[~held]
+        self._stale[free] = True
+        self.reached = self.positions == self.goals
+
+    def set_held(self, agents: np.ndarray, held: bool) -> None:
+        """Hold agents on their cell (``held`` True) or release them (False); holding a held agent or releasing a
+        free one changes nothing. Held agents' distance rows are made now, whatever a step's deadline, since a
+        held agent heading for its old goal could be pushed."""
+        ids = self._checked_agents(agents)
+        if held:
+            new = ids[~self._held[ids]]
+            self._goal_after_hold[new] = self.goals[new]
+            self._priority_after_hold[new] = self._priorities[new]
+            self._held[new] = True
+            self.goals[new] = self.positions[new]
+            self._stale[new] = True
+            self._refresh_agents(new)
+        else:
+            back = ids[self._held[ids]]
+            self._held[back] = False
+            self.goals[back] = self._goal_after_hold[back]
+            self._priorities[back] = self._priority_after_hold[back]
+            self._stale[back] = True
+        self._held_ids = np.flatnonzero(self._held)
+        self.reached = self.positions == self.goals
+
+    def reset_positions(self, cells: np.ndarray) -> None:
+        """Continue from ``cells`` (N,), where the vehicles really are; `InstanceError` unless they are N distinct
+        passable cells. Held agents are held where they now stand."""
+        start_cells, _ = checked_instance(self.grid, cells, np.asarray(cells))
+        if start_cells.shape != self.positions.shape:
+            raise InstanceError(f"{self.grid.name}: {start_cells.size} positions for {self.positions.size} agents")
+        self.positions = start_cells
+        held = self._held_ids
+        if held.size:
+            self.goals[held] = start_cells[held]
+            self._stale[held] = True
+            self._refresh_agents(held)
+        self.reached = self.positions == self.goals
+
+    def _checked_agents(self, agents: np.ndarray) -> np.ndarray:
+        """Agent ids as int64; `InstanceError` for a non-integer array, an unknown or a repeated agent."""
         ids = np.asarray(agents)
         if ids.ndim != 1 or not (np.issubdtype(ids.dtype, np.integer) or ids.size == 0):
             raise InstanceError(f"{self.grid.name}: agents must be a 1-d integer array, got {ids.dtype} {ids.shape}")
         ids = ids.astype(np.int64)
         if ((ids < 0) | (ids >= self.positions.size)).any():
             raise InstanceError(f"{self.grid.name}: agent ids must be in 0..{self.positions.size - 1}")
-        if np.unique(ids).size != ids.size:
+        if ids.size > 1 and np.unique(ids).size != ids.size:
             raise InstanceError(f"{self.grid.name}: an agent is assigned twice in one call")
-        cells = checked_cells(self.grid, goals, "goals")
-        if cells.size != ids.size:
-            raise InstanceError(f"{self.grid.name}: {ids.size} agents but {cells.size} goals")
-        self.goals[ids] = cells
-        self._stale[ids] = True
-        self.reached = self.positions == self.goals
+        return ids
 
     def step(self, deadline_s: float | None = None) -> np.ndarray:
         """Plan and take one step; returns a copy of the new positions. Distances for new goals are computed
         first, as long as ``deadline_s`` (monotonic) allows: an agent whose new goal's row is not ready by then
         keeps heading for its previous goal for this step."""
         self._refresh_rows(deadline_s)
+        if self._held_ids.size:
+            self._priorities[self._held_ids] = _HELD_PRIORITY
         step_into(self.grid.successors, self._rows, self._row_of, self.positions, self._next, self._priorities,
                   self._occ_now, self._occ_nxt, self._cand, self._work, self._rng, True)
         self.positions, self._next = self._next, self.positions
@@ -87,7 +150,10 @@ class LifelongPlanner:
         return self.positions.copy()
 
     def _refresh_rows(self, deadline_s: float | None) -> None:
-        for agent in np.flatnonzero(self._stale).tolist():
+        self._refresh_agents(np.flatnonzero(self._stale), deadline_s)
+
+    def _refresh_agents(self, agents: np.ndarray, deadline_s: float | None = None) -> None:
+        for agent in agents.tolist():
             goal = int(self.goals[agent])
             row = self._row_by_goal.get(goal)
             if row is None:

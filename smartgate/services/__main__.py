@@ -11,7 +11,7 @@ from pathlib import Path
 from smartgate.services.runtime import configure_logging, install_stop_handlers
 from smartgate.site import Site, SiteConfigError, load_site
 
-SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance", "planner", "yard")
+SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance", "planner", "yard", "field-devices")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of MovingAI .map files served by file stem, repeatable (planner)")
     parser.add_argument("--recording", type=Path, default=None, metavar="DIR",
                         help="yard recording to play instead of the site's (yard)")
+    parser.add_argument("--igvs", type=int, default=8, metavar="N",
+                        help="simulated IGVs, parked on the yard's parking spots (field-devices)")
     args = parser.parse_args(argv)
     configure_logging(args.name if args.lane is None else f"{args.name}-{args.lane}")
     stop = install_stop_handlers()
@@ -69,6 +71,13 @@ def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
         from smartgate.services import yard_occupancy
 
         return yard_occupancy.run(site, stop, yard_occupancy.YardOptions(recording=args.recording, speed=args.speed))
+    if args.name == "field-devices":
+        from smartgate.services import field_devices
+
+        if args.speed <= 0:
+            print("the field-devices service needs --speed > 0 (simulated seconds per real second)", file=sys.stderr)
+            return 2
+        return field_devices.run(site, stop, speed=args.speed, igvs=args.igvs)
     if args.lane is None:
         print(f"the {args.name} service needs --lane", file=sys.stderr)
         return 2

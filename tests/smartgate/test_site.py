@@ -87,7 +87,7 @@ def test_bundled_site_models_the_huu_nghi_freight_road(tmp_path: Path, monkeypat
     assert len(addresses) == len(set(addresses)) == 6
     assert all(a.startswith("tcp://127.0.0.1:") for a in addresses)
     assert site.component_names() == ["broker", "journal", "clearance", "lane-in-1", "gate-in-1", "lane-out-1",
-                                      "gate-out-1", "planner", "yard", "api", "demo"]
+                                      "gate-out-1", "planner", "yard", "field-devices", "api", "demo"]
     assert site.lane("out-1").direction == "out"
     assert sum(1 for _ in site.cameras()) == 8
 
