@@ -371,4 +371,6 @@ def _export(args: argparse.Namespace) -> int:
 from smartgate import cli_sim, cli_yard  # noqa: E402, F401 - register the yard, calibration and simulation commands
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from smartgate.cli import main as registered_main  # the commands register in the imported module, not __main__
+
+    sys.exit(registered_main())

@@ -78,7 +78,7 @@ def _capacity(args: argparse.Namespace) -> int:
               f"{'sustained' if ok else 'not sustained'} ({report.wall_s:.0f} s)", file=sys.stderr)
         return report
 
-    result = find_capacity(run, low=args.low, high=args.high, step=args.step)
+    result = find_capacity(run, low=args.low, high=args.high, step=args.step, max_p95_s=args.max_p95_min * 60.0)
     if args.json:
         print(json.dumps({"trucks_per_day": result.trucks_per_day, "igvs": args.igvs, "cranes": args.cranes,
                           "process": args.process, "hours": args.hours,

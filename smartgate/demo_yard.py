@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
+from bus.identifiers import is_valid_iso6346
 from bus.journal import Journal
 from bus.messages import JobUpdate, VehiclePassage
 from control.clearance import Ledger
@@ -31,7 +32,7 @@ def cleared_exports(passages: list[VehiclePassage], clearance: Ledger) -> tuple[
     opened.sort(key=lambda p: p.last_seen_utc)
     arrivals: list[TruckArrival] = []
     for index, passage in enumerate(opened):
-        numbers = tuple(c.number for c in passage.containers if c.check_digit_ok)[:2]
+        numbers = tuple(c.number for c in passage.containers if c.check_digit_ok and is_valid_iso6346(c.number))[:2]
         if numbers:
             arrivals.append(TruckArrival(truck_id=passage.passage_id, t=60.0 + index * TRUCK_SPACING_S,
                                          kind="export", containers=numbers))

@@ -36,9 +36,10 @@ def sustainable(report: SimReport, *, max_p95_s: float = 3600.0, min_completed: 
             and report.collisions == 0 and report.deadlocks == 0)
 
 
-def find_capacity(run: Callable[[int], SimReport], *, low: int = 100, high: int = 8000,
-                  step: int = 50) -> CapacityResult:
-    """Bisection on trucks/day: ``run(n)`` simulates a day at ``n`` trucks; `sustainable` judges it."""
+def find_capacity(run: Callable[[int], SimReport], *, low: int = 100, high: int = 8000, step: int = 50,
+                  max_p95_s: float = 3600.0) -> CapacityResult:
+    """Bisection on trucks/day: ``run(n)`` simulates a day at ``n`` trucks; `sustainable` (with ``max_p95_s``)
+    judges it."""
     for name, value in (("low", low), ("high", high), ("step", step)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -48,7 +49,7 @@ def find_capacity(run: Callable[[int], SimReport], *, low: int = 100, high: int 
 
     def judge(n: int) -> bool:
         report = run(n)
-        ok = sustainable(report)
+        ok = sustainable(report, max_p95_s=max_p95_s)
         tried.append((n, ok, report))
         log.info("capacity: %d trucks/day %s", n, "sustainable" if ok else "not sustainable")
         return ok

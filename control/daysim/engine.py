@@ -121,6 +121,7 @@ class DaySimulation:
                            charging=self.site.charging)
         self.log = TrajectoryLog(self.site.grid, starts, tick_s=self.tick_s)
         self.devices = IGVDevices(self.site.grid, starts, self.log)
+        self._last_positions = starts.copy()
         self.link = LossyLink(config.seed)
         self.stats = DayStats(hours=config.hours)
         self.calls = IGVCalls(self)
@@ -188,7 +189,7 @@ class DaySimulation:
 
     def _tick(self, t: float) -> bool:
         """One IGV step: plan, execute on the devices, continue from what they did; True if any IGV moved."""
-        before = self.devices.positions.copy()
+        before = self._last_positions
         arrived = self.fleet.step(t)
         planned = self.fleet.planned_next()
         lost = self.link.lost(planned.size, self.faults.lost_rate) if self.faults.lost_rate > 0 else None
@@ -200,6 +201,7 @@ class DaySimulation:
             arrived = arrived[actual[arrived] == planned[arrived]]
         for igv in arrived.tolist():
             self.calls.arrived(int(igv), t)
+        self._last_positions = actual
         return bool((actual != before).any())
 
     def _igvs_waiting(self) -> bool:
@@ -225,6 +227,7 @@ class DaySimulation:
             igv = self.fleet.ids().index(fault.target)
             self.devices.broken[igv] = True
             self.calls.hold(igv, "broken")
+            self.fleet.obstruct(igv, True)
         elif fault.kind == "crane_stop":
             self.calls.crane_fault(fault.target, t)
         elif fault.kind == "blocked_cell":
@@ -244,6 +247,7 @@ class DaySimulation:
         elif fault.kind == "igv_breakdown":
             igv = self.fleet.ids().index(fault.target)
             self.devices.broken[igv] = False
+            self.fleet.obstruct(igv, False)
             self.calls.unhold(igv, "broken")
         elif fault.kind == "crane_stop":
             self.cranes.repair(fault.target, t)

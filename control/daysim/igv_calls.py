@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["Call", "IGVCalls"]
 
 CallKind = Literal["fetch_export", "deliver_export", "fetch_import", "deliver_import"]
+BACKHAUL_TRIES = 16           # imports looked at before the IGV gives up and drives back empty (a bounded scan)
 BACKHAUL_WINDOW_S = 3600.0    # an IGV in China takes an import due within this long instead of returning empty
 NEAR_CELLS = 25              # an IGV this much farther from the crane than one already waiting gives way to it
 LATE_S = 600.0                # an import no returning IGV took by this long after its time gets an IGV of its own
-RETRY_S = 60.0                # an import with no stand free at its bay is offered again this much later
+RETRY_S = 300.0               # an import with no stand free at its bay is offered again this much later
 
 
 @dataclass(slots=True)
@@ -283,7 +284,8 @@ class IGVCalls:
         reserve one), instead of driving back empty."""
         skipped: list[tuple[float, str]] = []
         taken = False
-        while self.china_pending and self.china_pending[0][0] <= t + BACKHAUL_WINDOW_S:
+        while self.china_pending and self.china_pending[0][0] <= t + BACKHAUL_WINDOW_S \
+                and len(skipped) < BACKHAUL_TRIES:
             entry = heapq.heappop(self.china_pending)
             call = self.calls.get(entry[1])
             if call is None or call.kind != "fetch_import" or call.call_id in self.call_igv:

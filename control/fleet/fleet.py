@@ -28,11 +28,11 @@ from typing import Literal
 import numpy as np
 
 from control.fleet.assignment import INFEASIBLE, assign
-from control.fleet.blocking import blocked_grid
 from control.fleet.config import FleetConfig
 from control.fleet.kernels import tick_update
 from control.fleet.spots import SpotError, Spots
 from control.fleet.tasks import Task
+from control.planning.blocked import blocked_grid
 from control.planning.distances import DistanceTable
 from control.planning.grid_map import GridMap
 from control.planning.lifelong import LifelongPlanner
@@ -77,6 +77,7 @@ class Fleet:
         self._base_grid = grid
         self.grid = grid
         self._blocked: set[int] = set()
+        self._obstructing: set[int] = set()               # broken-down IGVs the others drive round
         self._table = DistanceTable(grid)
         try:
             self._planner = LifelongPlanner(grid, start_cells, start_cells, seed=config.seed,
@@ -369,6 +370,20 @@ class Fleet:
                     self._mode[i] = mode
         self.positions = now
 
+    def obstruct(self, igv: int, obstructing: bool) -> None:
+        """A broken-down IGV (``obstructing``) or its repair: the others plan their way round its cell instead of
+        waiting behind it. Hold it too (`hold`), so that the planner never moves it."""
+        i = self._checked_igv(igv)
+        if obstructing:
+            self._obstructing.add(i)
+        else:
+            self._obstructing.discard(i)
+        self._planner.set_obstacles(self._obstacle_cells())
+        self._changed = True
+
+    def _obstacle_cells(self) -> frozenset[int]:
+        return frozenset(int(self.positions[i]) for i in self._obstructing)
+
     def block_cell(self, cell: int, blocked: bool) -> None:
         """A blocked-cell fault (``blocked``) or its end: the map is rebuilt without (with) the cell and the planner
         continues from the current positions. IGVs whose target is blocked wait where they are meanwhile."""
@@ -487,6 +502,7 @@ class Fleet:
         held = np.flatnonzero(self._held)
         if held.size:
             self._planner.set_held(held, True)
+        self._planner.set_obstacles(self._obstacle_cells())
         self._dirty.clear()
         self._to_charger = self._charger_steps()
         self._step_rows = {}

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from control.planning.blocked import blocked_grid
 from control.planning.distances import DistanceTable
 from control.planning.grid_map import GridMap
 from control.planning.kernels import seed_state, step_into, update_priorities, work_arrays
@@ -64,7 +65,24 @@ class LifelongPlanner:
         self._held_ids = np.empty(0, dtype=np.int64)
         self._goal_after_hold = np.empty(n, dtype=np.int32)           # restored on release
         self._priority_after_hold = np.zeros(n, dtype=np.float64)
+        self._obstacles: frozenset[int] = frozenset()
+        self._around: DistanceTable | None = None                      # distances on the map without obstacles
         self._refresh_rows(None)
+
+    def set_obstacles(self, cells: frozenset[int]) -> None:
+        """Cells the others must drive round (a broken-down vehicle standing there): distances are recomputed on
+        the map without them, so a follower takes the other lane instead of waiting behind it for ever (PIBT
+        prefers waiting to a longer way round). Moves are unchanged; a goal on an obstacle keeps its plain row."""
+        cells = frozenset(int(c) for c in cells)
+        if cells == self._obstacles:
+            return
+        self._obstacles = cells
+        self._around = DistanceTable(blocked_grid(self.grid, cells)) if cells else None
+        self._row_by_goal.clear()
+        self._row_goal[:] = -1
+        self._free_rows = list(range(self._rows.shape[0] - 1, -1, -1))
+        self._stale[:] = True
+        self._refresh_agents(np.arange(self.positions.size))
 
     @property
     def held(self) -> np.ndarray:
@@ -150,7 +168,8 @@ class LifelongPlanner:
         return self.positions.copy()
 
     def _refresh_rows(self, deadline_s: float | None) -> None:
-        self._refresh_agents(np.flatnonzero(self._stale), deadline_s)
+        if self._stale.any():          # most steps have no new goal: skip the index building
+            self._refresh_agents(np.flatnonzero(self._stale), deadline_s)
 
     def _refresh_agents(self, agents: np.ndarray, deadline_s: float | None = None) -> None:
         for agent in agents.tolist():
@@ -170,7 +189,8 @@ class LifelongPlanner:
         if not self._free_rows:
             self._grow_rows()
         row = self._free_rows.pop()
-        self._rows[row] = self.table.to_goal(goal)
+        around = self._around if self._around is not None and goal not in self._obstacles else None
+        self._rows[row] = (around or self.table).to_goal(goal)
         self._row_goal[row] = goal
         self._row_by_goal[goal] = row
         return row
