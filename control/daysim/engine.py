@@ -30,6 +30,7 @@ from control.daysim.igv_calls import IGVCalls
 from control.daysim.report import SimReport, time_quantiles
 from control.daysim.site_model import SimSite, build_sim_site
 from control.daysim.stats import DayStats
+from control.daysim.stuck_watch import StuckWatch
 from control.daysim.truck_flow import TruckFlow
 from control.fieldsim import Fault, IGVDevices, LossyLink, TrajectoryLog, fault_plan
 from control.fleet.config import FleetConfig
@@ -121,6 +122,7 @@ class DaySimulation:
                            charging=self.site.charging)
         self.log = TrajectoryLog(self.site.grid, starts, tick_s=self.tick_s)
         self.devices = IGVDevices(self.site.grid, starts, self.log)
+        self.stuck = StuckWatch(self.fleet)
         self._last_positions = starts.copy()
         self.link = LossyLink(config.seed)
         self.stats = DayStats(hours=config.hours)
@@ -193,14 +195,18 @@ class DaySimulation:
         arrived = self.fleet.step(t)
         planned = self.fleet.planned_next()
         lost = self.link.lost(planned.size, self.faults.lost_rate) if self.faults.lost_rate > 0 else None
-        self.devices.goals[:] = self.fleet.goals()
+        goals = self.fleet.goals()
+        self.devices.goals[:] = goals
         self.devices.waiting[:] = self.fleet.waiting()
+        if self.devices.broken.any():      # a goal a broken-down IGV stands on: waiting for the tow is on purpose
+            self.devices.waiting |= np.isin(goals, self.devices.positions[self.devices.broken])
         actual = self.devices.execute(planned, lost)
         if (actual != planned).any():
             self.fleet.sync(actual)
             arrived = arrived[actual[arrived] == planned[arrived]]
         for igv in arrived.tolist():
             self.calls.arrived(int(igv), t)
+        self.stuck.tick(self.calls.held)
         self._last_positions = actual
         return bool((actual != before).any())
 
@@ -272,4 +278,5 @@ class DaySimulation:
             config={"trucks_per_day": self.config.trucks_per_day, "hours": self.config.hours,
                     "igvs": self.config.igvs, "cranes": self.config.cranes, "seed": self.config.seed,
                     "process": self.config.process, "faults": self.config.faults,
-                    "refused_moves": self.devices.refused, "illegal_moves": self.log.illegal_moves})
+                    "refused_moves": self.devices.refused, "illegal_moves": self.log.illegal_moves,
+                    "unstuck": self.stuck.unstuck})

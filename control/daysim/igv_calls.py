@@ -172,6 +172,7 @@ class IGVCalls:
         if reasons and reason in reasons:
             reasons.discard(reason)
             if not reasons:
+                self.sim.stuck.released(igv)
                 self.sim.fleet.hold(igv, False)
 
     def _send(self, igv: int, call: Call, cell: int, reason: str) -> None:

@@ -8,10 +8,10 @@ two buffer stacks, charging and parking beside them, the border at x = 500. More
 stretch the truck lanes, the loop and the yard eastwards by 60 m each; fewer leave the yard as it is.
 
 Added for the simulation:
-- a staging spot per bay (an ``igv_parking`` zone in the gap west of the bay, x - 18..x - 2, spot at (x - 9, 25)):
-  the next IGV waits there, 34 m of driving from the transfer point (out onto the eastbound south lane and into the
-  bay), instead of driving up from the parking. West, not east: the south lane runs east, so from a spot east of
-  the bay the IGV would have to go round the whole loop (~800 m);
+- waiting spots per bay (an ``igv_parking`` zone in the gap west of the bay, x - 10..x - 2, four spots in a row
+  along the lane, see `STAGING_SPOTS`): the next IGVs wait there, a few tens of metres from the transfer point
+  (out onto the eastbound south lane and into the bay), instead of driving up from the parking. West, not east:
+  the south lane runs east, so from a spot east of the bay the IGV would have to go round the whole loop (~800 m);
 - parking and charging zones sized for ``parking`` and ``charging`` spots, 4 m apart (every spot its own 2 m cell,
   with a free cell between neighbours so a parked IGV can always leave); a parking too tall for the loop pushes the
   north lane (and the yard) northwards;
@@ -52,9 +52,13 @@ _CORRIDOR_Y = (84.0, 88.0, 92.0)             # eastbound lane y 84–88, westbou
 _CHINA_BAY_Y = (72.0, 84.0)
 
 
-STAGING_SPOTS: dict[str, tuple[float, float]] = {"wait": (-9.0, 25.0), "w2": (-15.0, 21.0), "w3": (-5.0, 21.0),
-                                                "w4": (-15.0, 27.0)}
-"""Waiting spots beside each bay (x offset from the bay's west edge, y): the first is nearest the crane."""
+STAGING_SPOTS: dict[str, tuple[float, float]] = {"wait": (-3.0, 29.0), "w2": (-5.0, 29.0), "w3": (-7.0, 29.0),
+                                                "w4": (-9.0, 29.0)}
+"""Waiting spots beside each bay (x offset from the bay's west edge, y), the first nearest the crane: the whole
+staging zone is this one row of cells along the IGV lane, each spot entered straight from the lane, so that an IGV
+waiting on one (held, it cannot be pushed) never stands in the way to another (PIBT would wait behind it rather
+than take a longer way round)."""
+STAGING_ZONE = (-10.0, 28.0, -2.0, 30.0)     # x0, y0 (offsets from the bay's west edge), x1, y1
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,8 @@ class _SitePlan:
             if self.stands:
                 bay["stands"] = [self._stand(x, i) for i in range(self.stands)]
             zones.append(bay)
-            zones.append({"id": self.stage_id(k), "kind": "igv_parking", "polygon": _box(x - 18, 18, x - 2, 30),
+            x0, y0, x1, y1 = STAGING_ZONE
+            zones.append({"id": self.stage_id(k), "kind": "igv_parking", "polygon": _box(x + x0, y0, x + x1, y1),
                           "spots": {name: [x + dx, y] for name, (dx, y) in STAGING_SPOTS.items()}})
         return zones
 

@@ -50,7 +50,7 @@ def test_three_cranes_keep_the_bundled_yard(site: SimSite) -> None:
 
 def test_named_cells_match_the_layout(site: SimSite) -> None:
     assert site.transfer_cell["bay-1"] == cell_at(site, 213, 25)
-    assert site.staging_cells["bay-1"][0] == cell_at(site, 191, 25)
+    assert site.staging_cells["bay-1"][0] == cell_at(site, 197, 29)
     assert len(set(site.staging_cells["bay-1"])) == 4
     assert len(site.parking) == 60
     assert len(set(site.parking)) == 60

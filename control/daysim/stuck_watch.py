@@ -1,0 +1,64 @@
+"""Unsticking IGVs that wait behind a held one.
+
+PIBT prefers waiting to a longer way round, and a held IGV (under a crane, on a waiting spot, broken down) cannot
+be pushed aside; so an IGV whose shortest way runs through a held one's cell waits for as long as that one is
+held. Every `CHECK_TICKS` ticks the watcher finds IGVs that have not come closer to their goal for `STUCK_TICKS`
+ticks and have a held IGV next to them: those held IGVs become obstacles in the planner's distances (the fleet's
+`obstruct`), so the stuck ones take the way round; an obstacle is lifted when its IGV is let go.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from control.fleet.fleet import Fleet
+
+__all__ = ["StuckWatch"]
+
+CHECK_TICKS = 25
+STUCK_TICKS = 50        # 20 s without coming closer to the goal
+
+
+class StuckWatch:
+    """Progress per IGV (steps to its goal on a straight-line count, enough to see standing still)."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        n = fleet.positions.size
+        self._best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        self._goal = np.full(n, -1, dtype=np.int64)
+        self._since = np.zeros(n, dtype=np.int64)
+        self._tick = 0
+        self.obstructing: set[int] = set()
+        self.unstuck = 0            # held IGVs made obstacles so far
+
+    def tick(self, held: dict[int, set[str]]) -> None:
+        """Called every tick; every `CHECK_TICKS`, obstruct held IGVs that a stuck one waits behind."""
+        self._tick += 1
+        if self._tick % CHECK_TICKS:
+            return
+        fleet = self.fleet
+        width = fleet.grid.width
+        here, goals = fleet.positions.astype(np.int64), fleet.goals().astype(np.int64)
+        steps = np.abs(here % width - goals % width) + np.abs(here // width - goals // width)
+        fresh = (goals != self._goal) | (steps < self._best) | fleet.waiting() | (steps == 0)
+        self._best = np.where(fresh, steps, self._best)
+        self._since[fresh] = self._tick
+        self._goal = goals
+        for igv in np.flatnonzero(self._tick - self._since >= STUCK_TICKS).tolist():
+            self._obstruct_neighbours(int(here[igv]), held)
+
+    def _obstruct_neighbours(self, cell: int, held: dict[int, set[str]]) -> None:
+        successors = self.fleet.grid.successors[cell]
+        around = set(successors[successors >= 0].tolist()) - {cell}
+        for igv in np.flatnonzero(np.isin(self.fleet.positions, list(around))).tolist():
+            if held.get(igv) and igv not in self.obstructing:
+                self.obstructing.add(igv)
+                self.fleet.obstruct(igv, True)
+                self.unstuck += 1
+
+    def released(self, igv: int) -> None:
+        """The IGV is let go: it is no obstacle any more (the engine calls this before it moves)."""
+        if igv in self.obstructing:
+            self.obstructing.discard(igv)
+            self.fleet.obstruct(igv, False)
