@@ -181,12 +181,8 @@ class IGVCalls:
         self.sim.fleet.send(igv, cell, "to_drop")
 
     def _release(self, igv: int) -> None:
-        call_id = self.igv_call.pop(igv, None)
-        if call_id is not None:
-            call = self.calls.pop(call_id)
-            self.call_igv.pop(call_id, None)
-            if self.job_call.get(call.job_id) == call_id:
-                del self.job_call[call.job_id]
+        """The IGV's trip is over: its call is forgotten, its holds (but a breakdown) lifted, the fleet has it."""
+        self._release_call_only(igv)
         for reason in list(self.held.get(igv, ())):
             if reason != "broken":
                 self.unhold(igv, reason)
@@ -311,6 +307,7 @@ class IGVCalls:
         return taken
 
     def _release_call_only(self, igv: int) -> None:
+        """Forget the IGV's call (the IGV itself stays where the engine has it)."""
         call_id = self.igv_call.pop(igv, None)
         if call_id is not None:
             call = self.calls.pop(call_id)
