@@ -90,12 +90,12 @@ def test_keys_writes_the_site_components_then_keeps_them(tmp_path: Path, capsys:
     keys = tmp_path / "keys"
     assert cli.main(["keys", "--dir", str(keys)]) == 0
     names = ["broker", "journal", "clearance", "lane-in-1", "gate-in-1", "lane-out-1", "gate-out-1", "planner", "yard",
-             "api", "demo"]
+             "field-devices", "api", "demo"]
     assert sorted(p.name for p in keys.iterdir()) == sorted(
         [f"{n}.key" for n in names] + [f"{n}.key_secret" for n in names])
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in keys.glob("*.key_secret"))
     first = (keys / "clearance.key_secret").read_bytes()
-    assert "wrote 11 key pairs" in capsys.readouterr().out
+    assert "wrote 12 key pairs" in capsys.readouterr().out
 
     assert cli.main(["keys", "--dir", str(keys)]) == 0
     assert "kept existing keys: broker journal clearance" in capsys.readouterr().out
