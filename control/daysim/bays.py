@@ -107,13 +107,16 @@ class Bay:
     def has_free_place(self) -> bool:
         return self.transfer_holder is None or None in self.staging
 
-    def reserve(self, call_id: str) -> int | None:
-        """A place for the call: the cell to drive to, or None when every place is taken."""
+    def reserve(self, call_id: str, occupied: frozenset[int] = frozenset()) -> int | None:
+        """A place for the call: the cell to drive to, or None when every place is taken. A free waiting spot that
+        an IGV still stands on (it was just called under the crane) is taken last: the newcomer would meet it head
+        on in the one-way lane, and neither could make way."""
         if self.transfer_holder is None:
             self.transfer_holder = call_id
             return self.transfer_cell
-        if None in self.staging:
-            spot = self.staging.index(None)
+        free = [i for i, holder in enumerate(self.staging) if holder is None]
+        if free:
+            spot = min(free, key=lambda i: self.staging_cells[i] in occupied)
             self.staging[spot] = call_id
             self.staged_order.append(call_id)
             return self.staging_cells[spot]

@@ -78,7 +78,7 @@ class IGVCalls:
             bay.export_waiting.append(job_id)
             return
         call = self._new_call("fetch_export", job_id, container, bay.bay_id, bay.transfer_cell, t)
-        call.cell = _placed(bay, call.call_id)
+        call.cell = _placed(bay, call.call_id, self._occupied())
         self.sim.fleet.submit(Task(call.call_id, call.cell, t))
 
     def new_import(self, job_id: str, container: str, bay_id: str, truck_s: float) -> None:
@@ -238,10 +238,14 @@ class IGVCalls:
         self._leave_china(call.cell)
         self._send(igv, call, call.place, "china")
 
+    def _occupied(self) -> frozenset[int]:
+        """Cells IGVs stand on now."""
+        return frozenset(self.sim.fleet.positions.tolist())
+
     def _start_loading(self, igv: int, call: Call, t: float) -> bool:
         """Load an import in China only once an IGV place at its bay is reserved, so that a loaded IGV never waits
         for one (it would block a Chinese point or a lane)."""
-        place = self.sim.bays[call.bay_id].reserve(call.call_id)
+        place = self.sim.bays[call.bay_id].reserve(call.call_id, self._occupied())
         if place is None:
             return False
         call.place = place
@@ -435,11 +439,11 @@ class IGVCalls:
         return igv is not None and int(self.sim.fleet.positions[igv]) == self.calls[call_id or ""].cell
 
     def _rebalance(self, bay: Bay, t: float) -> None:
-        """The transfer point goes to an IGV already waiting beside the crane rather than to one still far away (or
-        not yet chosen): the two calls swap places."""
+        """The transfer point goes to an IGV already waiting beside the crane rather than to one not yet chosen:
+        the two calls swap places (the unchosen one is offered for the spot the waiting IGV leaves)."""
         holder = bay.transfer_holder
-        if holder is None or bay.igv is not None or self._waiting_at_place(holder):
-            return
+        if holder is None or bay.igv is not None or self._waiting_at_place(holder) or holder in self.call_igv:
+            return          # an IGV already on its way would meet the leaving one head on at the waiting spot
         ready = next((c for c in bay.staged_order if self._waiting_at_place(c)), None)
         if ready is None or self._cells_to(self.call_igv.get(holder), bay.transfer_cell) <= \
                 self._cells_to(self.call_igv[ready], bay.transfer_cell) + NEAR_CELLS:
@@ -500,8 +504,8 @@ class IGVCalls:
         self.sim.book.advance(job_id, state, t, **fields)  # type: ignore[arg-type]
 
 
-def _placed(bay: Bay, call_id: str) -> int:
-    cell = bay.reserve(call_id)
+def _placed(bay: Bay, call_id: str, occupied: frozenset[int]) -> int:
+    cell = bay.reserve(call_id, occupied)
     if cell is None:
         raise RuntimeError(f"{bay.bay_id}: no IGV place for {call_id} although one was free")
     return cell
