@@ -12,11 +12,12 @@ from typing import IO
 
 from bus.identifiers import is_valid_iso6346
 from bus.journal import Journal
-from bus.messages import JobUpdate, VehiclePassage
+from bus.messages import VehiclePassage
 from control.clearance import Ledger
 from control.daysim.arrivals import TruckArrival
 from control.daysim.engine import SimConfig, run_day
 from control.daysim.report import SimReport
+from control.jobs import job_histories
 
 __all__ = ["cleared_exports", "move_cleared_containers"]
 
@@ -61,11 +62,8 @@ def move_cleared_containers(passages: list[VehiclePassage], clearance: Ledger, d
 
 def job_lines(journal_path: Path) -> list[str]:
     """One line per job from the job journal: container, bay, IGV, and when it was handed over in China."""
-    steps: dict[str, list[JobUpdate]] = {}
     with Journal.open(journal_path) as journal:
-        for entry in journal.replay(0, types=[JobUpdate]):
-            if isinstance(entry.message, JobUpdate):
-                steps.setdefault(entry.message.job_id, []).append(entry.message)
+        steps = job_histories(journal)
     lines = []
     for job_id, updates in steps.items():
         first, last = updates[0], updates[-1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
@@ -23,7 +22,7 @@ from control.fieldsim import IGVDevices
 from control.fieldsim.faults import FaultKind
 from control.fleet.config import FleetConfig
 from control.fleet.fleet import Fleet
-from control.jobs import FINAL_STATES, JOB_FLOW, allowed_next, load_jobs
+from control.jobs import FINAL_STATES, JOB_FLOW, allowed_next, job_histories, load_jobs
 
 RUNS = [
     SimConfig(trucks_per_day=400, hours=2, igvs=10, cranes=1, seed=0),
@@ -92,11 +91,10 @@ def test_the_same_seed_gives_the_same_report() -> None:
 
 
 def _histories(path: Path) -> dict[str, list[JobUpdate]]:
-    histories: dict[str, list[JobUpdate]] = defaultdict(list)
     with Journal.open(path) as journal:
-        for entry in journal.replay(types=JobUpdate):
-            assert isinstance(entry.message, JobUpdate)
-            histories[entry.message.job_id].append(entry.message)
+        histories = job_histories(journal)
+        assert journal.corrupt_skipped == 0
+    assert all(u.job_id == job_id for job_id, updates in histories.items() for u in updates)
     return histories
 
 
