@@ -234,6 +234,7 @@ class DaySimulation:
             self.devices.broken[igv] = True
             self.calls.hold(igv, "broken")
             self.fleet.obstruct(igv, True)
+            self.fleet.detour([i for i in range(len(self.fleet.ids())) if i != igv])   # nobody waits for the tow
         elif fault.kind == "crane_stop":
             self.calls.crane_fault(fault.target, t)
         elif fault.kind == "blocked_cell":

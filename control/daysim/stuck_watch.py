@@ -3,8 +3,9 @@
 PIBT prefers waiting to a longer way round, and a held IGV (under a crane, on a waiting spot, broken down) cannot
 be pushed aside; so an IGV whose shortest way runs through a held one's cell waits for as long as that one is
 held. Every `CHECK_TICKS` ticks the watcher finds IGVs that have not come closer to their goal for `STUCK_TICKS`
-ticks and have a held IGV next to them: those held IGVs become obstacles in the planner's distances (the fleet's
-`obstruct`), so the stuck ones take the way round; an obstacle is lifted when its IGV is let go.
+ticks and have a held IGV next to them: those held IGVs become obstacles (the fleet's `obstruct`) and the stuck
+IGV detours round them (`Fleet.detour`, until its next goal); an obstacle is lifted when its IGV is let go. Only
+the stuck IGVs' distances change, so an obstacle costs a few distance rows, not one per goal in the yard.
 """
 
 from __future__ import annotations
@@ -45,17 +46,23 @@ class StuckWatch:
         self._best = np.where(fresh, steps, self._best)
         self._since[fresh] = self._tick
         self._goal = goals
-        for igv in np.flatnonzero(self._tick - self._since >= STUCK_TICKS).tolist():
-            self._obstruct_neighbours(int(here[igv]), held)
+        stuck = [igv for igv in np.flatnonzero(self._tick - self._since >= STUCK_TICKS).tolist()
+                 if self._obstruct_neighbours(int(here[igv]), held)]
+        if stuck:
+            self.fleet.detour(stuck)
 
-    def _obstruct_neighbours(self, cell: int, held: dict[int, set[str]]) -> None:
+    def _obstruct_neighbours(self, cell: int, held: dict[int, set[str]]) -> bool:
+        """Make the held IGVs next to ``cell`` obstacles; True if there is any."""
         successors = self.fleet.grid.successors[cell]
         around = set(successors[successors >= 0].tolist()) - {cell}
-        for igv in np.flatnonzero(np.isin(self.fleet.positions, list(around))).tolist():
-            if held.get(igv) and igv not in self.obstructing:
+        blocking = [igv for igv in np.flatnonzero(np.isin(self.fleet.positions, list(around))).tolist()
+                    if held.get(igv)]
+        for igv in blocking:
+            if igv not in self.obstructing:
                 self.obstructing.add(igv)
                 self.fleet.obstruct(igv, True)
                 self.unstuck += 1
+        return bool(blocking)
 
     def released(self, igv: int) -> None:
         """The IGV is let go: it is no obstacle any more (the engine calls this before it moves)."""

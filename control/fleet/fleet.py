@@ -371,14 +371,24 @@ class Fleet:
         self.positions = now
 
     def obstruct(self, igv: int, obstructing: bool) -> None:
-        """A broken-down IGV (``obstructing``) or its repair: the others plan their way round its cell instead of
-        waiting behind it. Hold it too (`hold`), so that the planner never moves it."""
+        """A held IGV (broken down, or one that others wait behind) becomes an obstacle (``obstructing``) or no
+        longer: the IGVs told to `detour` plan their way round its cell instead of waiting behind it. Hold it too
+        (`hold`), so that the planner never moves it."""
         i = self._checked_igv(igv)
         if obstructing:
             self._obstructing.add(i)
         else:
             self._obstructing.discard(i)
         self._planner.set_obstacles(self._obstacle_cells())
+        self._changed = True
+
+    def detour(self, igvs: list[int]) -> None:
+        """These IGVs drive round the obstacles (`obstruct`) until their next new goal; the others keep waiting
+        behind a held IGV in their way, which costs them nothing when it is let go soon."""
+        ids = np.asarray([self._checked_igv(i) for i in igvs], dtype=np.int64)
+        if self._dirty:
+            self._flush_goals()         # the detour is for the goal just sent, not the one before it
+        self._planner.set_detour(ids, True)
         self._changed = True
 
     def _obstacle_cells(self) -> frozenset[int]:
@@ -494,6 +504,7 @@ class Fleet:
 
     def _rebuild(self) -> None:
         """A new map and planner for the current blocked cells, continuing from the current positions."""
+        detouring = np.flatnonzero(self._planner.detouring)
         self.grid = blocked_grid(self._base_grid, self._blocked)
         self._table = DistanceTable(self.grid)
         goals = np.where(self.grid.passable.ravel()[self._goal], self._goal, self.positions)
@@ -503,6 +514,7 @@ class Fleet:
         if held.size:
             self._planner.set_held(held, True)
         self._planner.set_obstacles(self._obstacle_cells())
+        self._planner.set_detour(detouring, True)
         self._dirty.clear()
         self._to_charger = self._charger_steps()
         self._step_rows = {}

@@ -30,6 +30,7 @@ class DistanceTable:
         self.hits = 0
         self.misses = 0
         self._predecessors = predecessor_table(grid.successors)
+        self._open = np.zeros(grid.num_cells, dtype=np.bool_)     # no cell avoided: the plain rows
         self._rows: OrderedDict[int, IntArray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -43,7 +44,7 @@ class DistanceTable:
                 self.hits += 1
                 return row
         row = np.full(self.grid.num_cells, -1, dtype=np.int32)
-        _bfs_to(self._predecessors, np.int32(goal), row)
+        _bfs_to(self._predecessors, np.int32(goal), self._open, row)
         row.setflags(write=False)
         with self._lock:
             self.misses += 1
@@ -51,6 +52,17 @@ class DistanceTable:
             while len(self._rows) > self.max_cached:
                 self._rows.popitem(last=False)
         return row
+
+    def to_goal_avoiding(self, goal: int, avoid: np.ndarray, out: IntArray) -> IntArray:
+        """Steps to ``goal`` driving round the cells where ``avoid`` (C,) bool is set (vehicles standing there),
+        written into ``out`` (C,) int32 and returned; not cached, since the avoided cells change as vehicles come
+        and go. Avoided cells get -1, as do cells from which only a way through them leads to the goal."""
+        goal = self._checked_goal(goal)
+        if avoid.shape != (self.grid.num_cells,) or avoid.dtype != np.bool_ or out.shape != avoid.shape:
+            raise MapError(f"{self.grid.name}: avoid and out must be ({self.grid.num_cells},) arrays")
+        out.fill(-1)
+        _bfs_to(self._predecessors, np.int32(goal), avoid, out)
+        return out
 
     def for_goals(self, goals: np.ndarray) -> IntArray:
         """(N, C) int32: row i is ``to_goal(goals[i])``; each distinct goal is looked up (or computed) once."""
@@ -92,8 +104,10 @@ def predecessor_table(successors: IntArray) -> IntArray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _bfs_to(predecessors: IntArray, goal: np.int32, dist: IntArray) -> None:  # pragma: no cover - compiled
-    """Breadth-first from ``goal`` over the reversed graph, writing steps into ``dist`` (pre-filled with -1)."""
+def _bfs_to(predecessors: IntArray, goal: np.int32, avoid: np.ndarray,
+            dist: IntArray) -> None:  # pragma: no cover - compiled
+    """Breadth-first from ``goal`` over the reversed graph, writing steps into ``dist`` (pre-filled with -1) and
+    never entering a cell where ``avoid`` is set."""
     queue = np.empty(dist.size, np.int32)
     queue[0] = goal
     dist[goal] = 0
@@ -107,7 +121,7 @@ def _bfs_to(predecessors: IntArray, goal: np.int32, dist: IntArray) -> None:  # 
             before = predecessors[cell, k]
             if before < 0:
                 break
-            if dist[before] < 0:
+            if dist[before] < 0 and not avoid[before]:
                 dist[before] = step
                 queue[tail] = before
                 tail += 1

@@ -13,6 +13,11 @@ that cell and their priority is set above everyone else's before each step, so P
 their own cell (the only one at distance 0) and nobody can push them. Releasing them restores the goal they had
 (or the one assigned while they were held) and the priority they had. `LifelongPlanner.reset_positions` continues
 from the cells the vehicles really reached (a refused move, a lost order).
+
+Obstacles (`LifelongPlanner.set_obstacles`: held vehicles that others should drive round) change only the rows of
+agents told to detour (`set_detour`): PIBT prefers waiting to a longer way round, so an agent stuck behind a held
+one needs distances that avoid it, but everybody else keeps the plain cached rows, and an obstacle that comes or
+goes recomputes a few rows rather than one per goal in the yard. An agent's detour ends with its next new goal.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import time
 
 import numpy as np
 
-from control.planning.blocked import blocked_grid
 from control.planning.distances import DistanceTable
 from control.planning.grid_map import GridMap
 from control.planning.kernels import seed_state, step_into, update_priorities, work_arrays
@@ -66,23 +70,41 @@ class LifelongPlanner:
         self._goal_after_hold = np.empty(n, dtype=np.int32)           # restored on release
         self._priority_after_hold = np.zeros(n, dtype=np.float64)
         self._obstacles: frozenset[int] = frozenset()
-        self._around: DistanceTable | None = None                      # distances on the map without obstacles
+        self._avoid = np.zeros(grid.num_cells, dtype=np.bool_)        # the obstacles' cells
+        self._detour = np.zeros(n, dtype=bool)                         # agents whose rows avoid the obstacles
         self._refresh_rows(None)
 
     def set_obstacles(self, cells: frozenset[int]) -> None:
-        """Cells the others must drive round (a broken-down vehicle standing there): distances are recomputed on
-        the map without them, so a follower takes the other lane instead of waiting behind it for ever (PIBT
-        prefers waiting to a longer way round). Moves are unchanged; a goal on an obstacle keeps its plain row."""
+        """Cells to drive round (a held vehicle standing there), for the agents told to `set_detour`: their rows
+        are recomputed on the map without these cells; a goal on an obstacle keeps its plain row."""
         cells = frozenset(int(c) for c in cells)
         if cells == self._obstacles:
             return
+        bad = [c for c in cells if not 0 <= c < self.grid.num_cells]
+        if bad:
+            raise InstanceError(f"{self.grid.name}: obstacle cells {bad[:3]} are outside the map")
         self._obstacles = cells
-        self._around = DistanceTable(blocked_grid(self.grid, cells)) if cells else None
-        self._row_by_goal.clear()
-        self._row_goal[:] = -1
-        self._free_rows = list(range(self._rows.shape[0] - 1, -1, -1))
-        self._stale[:] = True
-        self._refresh_agents(np.arange(self.positions.size))
+        self._avoid[:] = False
+        self._avoid[list(cells)] = True
+        for row in np.flatnonzero(self._row_goal >= self.grid.num_cells).tolist():   # the detour rows
+            del self._row_by_goal[int(self._row_goal[row])]
+            self._row_goal[row] = -1
+            self._free_rows.append(row)
+        self._stale[self._detour] = True
+        self._refresh_agents(np.flatnonzero(self._stale))     # no agent is left on a freed row
+
+    def set_detour(self, agents: np.ndarray, detour: bool) -> None:
+        """Agents that drive round the obstacles (``detour``) or no longer; their rows are made now."""
+        ids = self._checked_agents(agents)
+        changed = ids[self._detour[ids] != detour]
+        self._detour[changed] = detour
+        self._stale[changed] = True
+        self._refresh_agents(changed)
+
+    @property
+    def detouring(self) -> np.ndarray:
+        """(N,) bool copy: which agents drive round the obstacles."""
+        return self._detour.copy()
 
     @property
     def held(self) -> np.ndarray:
@@ -100,6 +122,7 @@ class LifelongPlanner:
         held = self._held[ids]
         self._goal_after_hold[ids[held]] = cells[held]
         free = ids[~held]
+        self._detour[free[self.goals[free] != cells[~held]]] = False     # a new goal: the detour is over
         self.goals[free] = cells[~held]
         self._stale[free] = True
         self.reached = self.positions == self.goals
@@ -172,27 +195,37 @@ class LifelongPlanner:
             self._refresh_agents(np.flatnonzero(self._stale), deadline_s)
 
     def _refresh_agents(self, agents: np.ndarray, deadline_s: float | None = None) -> None:
+        cells = self.grid.num_cells
         for agent in agents.tolist():
             goal = int(self.goals[agent])
-            row = self._row_by_goal.get(goal)
-            if row is None:
-                if deadline_s is not None and time.monotonic() >= deadline_s:
-                    return
-                row = self._new_row(goal)
+            keys = [goal + cells, goal] if self._detour[agent] and self._obstacles and not self._avoid[goal] \
+                else [goal]
+            for key in keys:
+                found = self._row_by_goal.get(key)
+                if found is None:
+                    if deadline_s is not None and time.monotonic() >= deadline_s:
+                        return
+                    found = self._new_row(key)
+                row = found
+                if self._rows[row, self.positions[agent]] >= 0:
+                    break                   # a detour that leaves no way from here: the plain row instead
             self._row_of[agent] = row
             self._stale[agent] = False
 
-    def _new_row(self, goal: int) -> int:
-        """A row holding the distances to ``goal``: a free one, else one no agent uses, else a new one."""
+    def _new_row(self, key: int) -> int:
+        """A row holding the distances to goal ``key`` (``key`` - C: the same, round the obstacles): a free row,
+        else one no agent uses, else a new one."""
         if not self._free_rows:
             self._reclaim_rows()
         if not self._free_rows:
             self._grow_rows()
         row = self._free_rows.pop()
-        around = self._around if self._around is not None and goal not in self._obstacles else None
-        self._rows[row] = (around or self.table).to_goal(goal)
-        self._row_goal[row] = goal
-        self._row_by_goal[goal] = row
+        if key >= self.grid.num_cells:
+            self.table.to_goal_avoiding(key - self.grid.num_cells, self._avoid, self._rows[row])
+        else:
+            self._rows[row] = self.table.to_goal(key)
+        self._row_goal[row] = key
+        self._row_by_goal[key] = row
         return row
 
     def _reclaim_rows(self) -> None:

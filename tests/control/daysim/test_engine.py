@@ -162,6 +162,7 @@ def test_an_igv_passes_a_broken_down_igv_in_its_lane() -> None:
     devices.broken[0] = True
     goal = y * grid.width + x + 30
     fleet.send(1, goal, "to_drop")
+    fleet.detour([1])
     for tick in range(200):                          # 80 s: 30 cells at one a tick, with time to spare
         fleet.step(tick * 0.4)
         planned = fleet.planned_next()
