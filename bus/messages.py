@@ -367,6 +367,20 @@ class DeclarationRejected(Message, frozen=True, kw_only=True):
     problems: Annotated[tuple[DeclarationProblem, ...], Meta(min_length=1, max_length=MAX_ITEMS)]
 
 
+
+class AuditEntry(Message, frozen=True, kw_only=True):
+    """One write through the API (a declaration, an override, a user or key change, a refused login): who did what
+    to which object and how it ended. Journalled before the answer goes out, so every write is on record."""
+
+    actor: Name
+    role: Literal["viewer", "operator", "admin", "api-key", "anonymous"]
+    action: Name                      # "declaration.create", "override", "user.create", "login" ...
+    outcome: Literal["ok", "refused", "error"]
+    target: Text = ""
+    detail: LongText = ""
+    lane_id: Id | None = None
+    remote: Text = ""
+
 MESSAGE_TYPES: tuple[type[Message], ...] = (
     VehiclePassage,
     ClearanceDecision,
@@ -384,6 +398,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     DeclarationRejected,
     IGVState,
     JobUpdate,
+    AuditEntry,
 )
 
 AnyMessage = (
@@ -403,4 +418,5 @@ AnyMessage = (
     | DeclarationRejected
     | IGVState
     | JobUpdate
+    | AuditEntry
 )

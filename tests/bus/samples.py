@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bus.messages import (
+    AuditEntry,
     ClearanceDecision,
     ContainerRead,
     CraneCommand,
@@ -94,6 +95,8 @@ def all_messages() -> list[Message]:
                     deadline_ms=50.0, seed=1),
         PlanReply(request_id="r-1", status="solved", paths=(((0, 0), (0, 1)), ((1, 0), (1, 1))), makespan=1,
                   sum_of_costs=2, runtime_ms=0.4),
+        AuditEntry(actor="officer.nguyen", role="operator", action="override", outcome="ok", target="in-1-000042",
+                   detail="OVERRIDE_OPEN: seal number verified by hand", lane_id="in-1", remote="127.0.0.1"),
         OperatorAction(action_id="a-1", operator="officer.nguyen", action="OVERRIDE_OPEN",
                        reason="Seal number verified by hand", passage_id="in-1-000042", decision_id="d-42"),
         DeclarationSubmitted(declaration=Declaration(
