@@ -104,17 +104,25 @@ class Bay:
         return max(0, min(free - len(self.reserved), len(self.stands) - IMPORT_STANDS - exports))
 
     # --- IGV places -----------------------------------------------------------------------------------------
-    def has_free_place(self) -> bool:
-        return self.transfer_holder is None or None in self.staging
+    def has_free_place(self, occupied: frozenset[int] | None = None) -> bool:
+        """A place for one more IGV; with ``occupied`` (cells IGVs stand on), a waiting spot an IGV still stands on
+        does not count (see `reserve`)."""
+        if self.transfer_holder is None:
+            return True
+        return any(holder is None and (occupied is None or self.staging_cells[i] not in occupied)
+                   for i, holder in enumerate(self.staging))
 
-    def reserve(self, call_id: str, occupied: frozenset[int] = frozenset()) -> int | None:
+    def reserve(self, call_id: str, occupied: frozenset[int] = frozenset(), *, strict: bool = False) -> int | None:
         """A place for the call: the cell to drive to, or None when every place is taken. A free waiting spot that
-        an IGV still stands on (it was just called under the crane) is taken last: the newcomer would meet it head
-        on in the one-way lane, and neither could make way."""
+        an IGV still stands on (it was just called under the crane) is taken last, and never when ``strict``: an
+        IGV sent there from nearby would meet the leaving one head on at the spot's entrance in the one-way lane,
+        neither able to make way, and the whole lane behind them would stop. An import loading in China
+        (not strict) arrives long after the spot is left."""
         if self.transfer_holder is None:
             self.transfer_holder = call_id
             return self.transfer_cell
-        free = [i for i, holder in enumerate(self.staging) if holder is None]
+        free = [i for i, holder in enumerate(self.staging) if holder is None
+                and not (strict and self.staging_cells[i] in occupied)]
         if free:
             spot = min(free, key=lambda i: self.staging_cells[i] in occupied)
             self.staging[spot] = call_id

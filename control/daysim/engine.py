@@ -280,4 +280,4 @@ class DaySimulation:
                     "igvs": self.config.igvs, "cranes": self.config.cranes, "seed": self.config.seed,
                     "process": self.config.process, "faults": self.config.faults,
                     "refused_moves": self.devices.refused, "illegal_moves": self.log.illegal_moves,
-                    "unstuck": self.stuck.unstuck})
+                    "unstuck": self.stuck.unstuck, "hurried": self.stuck.hurried})

@@ -74,11 +74,12 @@ class IGVCalls:
 
     def call_export(self, bay: Bay, job_id: str, container: str, t: float) -> None:
         """An IGV for an export under the crane, if the bay has a place for it; else it waits its turn."""
-        if not bay.has_free_place():
+        occupied = self._occupied()
+        if not bay.has_free_place(occupied):
             bay.export_waiting.append(job_id)
             return
         call = self._new_call("fetch_export", job_id, container, bay.bay_id, bay.transfer_cell, t)
-        call.cell = _placed(bay, call.call_id, self._occupied())
+        call.cell = _placed(bay, call.call_id, occupied)
         self.sim.fleet.submit(Task(call.call_id, call.cell, t))
 
     def new_import(self, job_id: str, container: str, bay_id: str, truck_s: float) -> None:
@@ -217,6 +218,7 @@ class IGVCalls:
             kind: JobKind = "export" if call.kind == "fetch_export" else "import"
             bay.igv = IGVAtBay(igv_id=self.igv_ids[igv], job_id=call.job_id, kind=kind,
                                container_number=call.container_number, since_s=t)
+            self._call_waiting_exports(bay, t)      # the spot it came from is left now
             self.try_crane(bay, t)
         else:
             self._rebalance(bay, t)
@@ -429,7 +431,12 @@ class IGVCalls:
             else:
                 self._send(igv, call, bay.transfer_cell, "bay")
         self._rebalance(bay, t)
-        while bay.export_waiting and bay.has_free_place():
+        self._call_waiting_exports(bay, t)
+
+    def _call_waiting_exports(self, bay: Bay, t: float) -> None:
+        """Exports that found no IGV place get one as places free up (a transfer point left, or a waiting spot
+        left by the IGV that moved up under the crane)."""
+        while bay.export_waiting and bay.has_free_place(self._occupied()):
             job_id = bay.export_waiting.popleft()
             self.call_export(bay, job_id, self.sim.book.get(job_id).container_number, t)
 
@@ -505,7 +512,7 @@ class IGVCalls:
 
 
 def _placed(bay: Bay, call_id: str, occupied: frozenset[int]) -> int:
-    cell = bay.reserve(call_id, occupied)
+    cell = bay.reserve(call_id, occupied, strict=True)
     if cell is None:
         raise RuntimeError(f"{bay.bay_id}: no IGV place for {call_id} although one was free")
     return cell

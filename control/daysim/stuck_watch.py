@@ -6,6 +6,11 @@ held. Every `CHECK_TICKS` ticks the watcher finds IGVs that have not come closer
 ticks and have a held IGV next to them: those held IGVs become obstacles (the fleet's `obstruct`) and the stuck
 IGV detours round them (`Fleet.detour`, until its next goal); an obstacle is lifted when its IGV is let go. Only
 the stuck IGVs' distances change, so an obstacle costs a few distance rows, not one per goal in the yard.
+(Overtaking the still head of a queue in the lane's other cell the same way was tried: it made more stalls.)
+
+A stuck IGV whose neighbour (not held) waits to drive onto its cell, as on a waiting spot whose only exit is the
+lane cell where the next IGV waits to come in, is hurried (`Fleet.hurry`): planned first, it pushes that one on
+and gets out, where the one outside, first by plain priority, would wait for the spot for ever.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ class StuckWatch:
         self._goal = np.full(n, -1, dtype=np.int64)
         self._since = np.zeros(n, dtype=np.int64)
         self._tick = 0
-        self.obstructing: set[int] = set()
+        self.obstructing: set[int] = set()      # held IGVs made obstacles
         self.unstuck = 0            # held IGVs made obstacles so far
+        self.hurried = 0            # stuck IGVs planned first so far
 
     def tick(self, held: dict[int, set[str]]) -> None:
         """Called every tick; every `CHECK_TICKS`, obstruct held IGVs that a stuck one waits behind."""
@@ -46,17 +52,27 @@ class StuckWatch:
         self._best = np.where(fresh, steps, self._best)
         self._since[fresh] = self._tick
         self._goal = goals
-        stuck = [igv for igv in np.flatnonzero(self._tick - self._since >= STUCK_TICKS).tolist()
-                 if self._obstruct_neighbours(int(here[igv]), held)]
-        if stuck:
-            self.fleet.detour(stuck)
+        stuck = np.flatnonzero(self._tick - self._since >= STUCK_TICKS).tolist()
+        blocked = [igv for igv in stuck if self._obstruct_neighbours(int(here[igv]), held)]
+        if blocked:
+            self.fleet.detour(blocked)
+        cornered = [igv for igv in stuck if self._awaited_by_neighbour(int(here[igv]), goals, held)]
+        if cornered:
+            self.fleet.hurry(cornered)
+            self.hurried += len(cornered)
+
+    def _awaited_by_neighbour(self, cell: int, goals: np.ndarray, held: dict[int, set[str]]) -> bool:
+        """A free IGV next to ``cell`` has ``cell`` as its goal."""
+        successors = self.fleet.grid.successors[cell]
+        around = successors[(successors >= 0) & (successors != cell)]
+        near = np.flatnonzero(np.isin(self.fleet.positions, around) & (goals == cell))
+        return any(not held.get(int(igv)) for igv in near.tolist())
 
     def _obstruct_neighbours(self, cell: int, held: dict[int, set[str]]) -> bool:
         """Make the held IGVs next to ``cell`` obstacles; True if there is any."""
         successors = self.fleet.grid.successors[cell]
-        around = set(successors[successors >= 0].tolist()) - {cell}
-        blocking = [igv for igv in np.flatnonzero(np.isin(self.fleet.positions, list(around))).tolist()
-                    if held.get(igv)]
+        around = successors[(successors >= 0) & (successors != cell)]
+        blocking = [igv for igv in np.flatnonzero(np.isin(self.fleet.positions, around)).tolist() if held.get(igv)]
         for igv in blocking:
             if igv not in self.obstructing:
                 self.obstructing.add(igv)

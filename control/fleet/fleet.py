@@ -391,6 +391,13 @@ class Fleet:
         self._planner.set_detour(ids, True)
         self._changed = True
 
+    def hurry(self, igvs: list[int]) -> None:
+        """These IGVs move before the other free ones until they reach their targets (`LifelongPlanner.boost`)."""
+        ids = np.asarray([self._checked_igv(i) for i in igvs], dtype=np.int64)
+        if self._dirty:
+            self._flush_goals()
+        self._planner.boost(ids)
+
     def _obstacle_cells(self) -> frozenset[int]:
         return frozenset(int(self.positions[i]) for i in self._obstructing)
 

@@ -101,6 +101,15 @@ class LifelongPlanner:
         self._stale[changed] = True
         self._refresh_agents(changed)
 
+    def boost(self, agents: np.ndarray) -> None:
+        """Plan these agents before every free one (not before held ones) until they reach their goal: one that
+        must leave a dead end through the cell of an agent waiting to come in can then push that one on, where
+        plain priorities (both grow while they wait) would keep the one outside first for ever."""
+        ids = self._checked_agents(agents)
+        free = ~self._held
+        top = float(self._priorities[free].max()) if free.any() else 0.0
+        self._priorities[ids[~self._held[ids]]] = np.floor(top) + 1.0 + self._priorities[ids[~self._held[ids]]] % 1.0
+
     @property
     def detouring(self) -> np.ndarray:
         """(N,) bool copy: which agents drive round the obstacles."""

@@ -45,6 +45,19 @@ def test_the_transfer_point_goes_first_then_the_staging_spots_in_order() -> None
     assert (b.transfer_holder, b.staging) == ("a", ["b", "c"])      # a refused call changes nothing
 
 
+def test_a_spot_an_igv_still_stands_on_is_taken_last_and_never_strictly() -> None:
+    """An IGV sent from nearby to a spot the leaving IGV still stands on would meet it head on at the entrance."""
+    b = bay()
+    assert [b.reserve(c) for c in ("a", "b")] == [TRANSFER, STAGING[0]]
+    assert b.reserve("c", frozenset({STAGING[0]})) == STAGING[1]
+    assert b.free_transfer() == "b"                # "b" moves up; its IGV still stands on the first spot
+    leaving = frozenset({STAGING[0]})
+    assert b.has_free_place() and not b.has_free_place(leaving)
+    assert b.reserve("d", leaving, strict=True) is None
+    assert b.staging == [None, "c"]                # a refused call changes nothing
+    assert b.reserve("d", leaving) == STAGING[0]   # an import loading in China may take it: it comes much later
+
+
 def test_freeing_the_transfer_point_moves_the_longest_staged_call_up() -> None:
     b = bay()
     for call in ("a", "b", "c"):

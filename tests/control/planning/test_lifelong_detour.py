@@ -107,3 +107,29 @@ def test_obstacles_outside_the_map_are_refused():
     planner, _ = _road_planner()
     with pytest.raises(InstanceError, match="outside the map"):
         planner.set_obstacles(frozenset({10_000}))
+
+
+def _two_for_one_cell(boosted: int) -> LifelongPlanner:
+    """Agents 0 and 1 on either side of cell (1, 0), both heading for it; ``boosted`` is boosted."""
+    grid = ascii_map("corridor", ["..."])
+    goal = cells(grid, [(1, 0)])[0]
+    planner = LifelongPlanner(grid, cells(grid, [(0, 0), (2, 0)]), np.array([goal, goal], dtype=np.int32))
+    planner.boost(np.array([boosted]))
+    return planner
+
+
+@pytest.mark.parametrize("boosted", [0, 1])
+def test_a_boosted_agent_is_planned_before_the_other_free_ones(boosted: int) -> None:
+    planner = _two_for_one_cell(boosted)
+    planner.step()
+    assert planner.reached[boosted]
+    assert not planner.reached[1 - boosted]
+
+
+def test_boosting_never_puts_a_free_agent_before_a_held_one() -> None:
+    planner = _two_for_one_cell(0)
+    planner.set_held(np.array([1]), True)
+    planner.boost(np.array([0, 1]))
+    before = planner.positions.copy()
+    planner.step()
+    assert planner.positions[1] == before[1]         # held: planned first, on its own cell
