@@ -28,8 +28,9 @@ $(TRAIN_STAMP): $(STAMP) requirements-train.lock
 
 train-setup: $(TRAIN_STAMP)
 
+# The recordings replay until Ctrl-C, so the control room (http://127.0.0.1:8000) stays live to look at.
 demo: $(STAMP)
-	$(BIN)/smartgate demo $(ARGS)
+	$(BIN)/smartgate demo --loop $(ARGS)
 
 test: $(STAMP) $(TRAIN_STAMP)
 	$(BIN)/ruff check .

@@ -367,6 +367,14 @@ class DeclarationRejected(Message, frozen=True, kw_only=True):
     problems: Annotated[tuple[DeclarationProblem, ...], Meta(min_length=1, max_length=MAX_ITEMS)]
 
 
+class DeclarationCancelled(Message, frozen=True, kw_only=True):
+    """An operator withdrew a declaration (through the API): the clearance service drops it from its book and
+    journals this, so a truck on it is then decided as one with no declaration."""
+
+    declaration_id: Id
+    operator: Name
+    reason: Annotated[str, Meta(min_length=3, max_length=2000)]
+
 
 class AuditEntry(Message, frozen=True, kw_only=True):
     """One write through the API (a declaration, an override, a user or key change, a refused login): who did what
@@ -396,6 +404,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     OperatorAction,
     DeclarationSubmitted,
     DeclarationRejected,
+    DeclarationCancelled,
     IGVState,
     JobUpdate,
     AuditEntry,
@@ -416,6 +425,7 @@ AnyMessage = (
     | OperatorAction
     | DeclarationSubmitted
     | DeclarationRejected
+    | DeclarationCancelled
     | IGVState
     | JobUpdate
     | AuditEntry

@@ -42,6 +42,7 @@ from bus.messages import (
     MAX_ITEMS,
     ClearanceDecision,
     Declaration,
+    DeclarationCancelled,
     DeclarationProblem,
     DeclarationRejected,
     DeclarationSubmitted,
@@ -233,9 +234,11 @@ class ClearanceEngine:
         """Rebuild from the journal, open the links, queue unanswered commands, and decide fresh passages that
         were journalled (by the recorder) but never decided. Raises `JournalError` if the journal cannot be read."""
         now = self._utc()
-        for message in self._replay((DeclarationSubmitted,), now - DECLARATION_HORIZON_S):
+        for message in self._replay((DeclarationSubmitted, DeclarationCancelled), now - DECLARATION_HORIZON_S):
             if isinstance(message, DeclarationSubmitted):
                 self._book_add(message, journalled=True)
+            elif isinstance(message, DeclarationCancelled):
+                self.book.cancel(message.declaration_id)
         inputs: list[VehiclePassage] = []
         for message in self._replay(DECISION_TYPES, now - self.config.horizon_s):
             if isinstance(message, VehiclePassage):
@@ -352,6 +355,23 @@ class ClearanceEngine:
             return False
         self._book_add(submitted, journalled=False)
         return True
+
+    def take_cancellation(self, cancelled: DeclarationCancelled) -> bool:
+        """Journal an operator's cancellation, then drop the declaration from the book (a truck on it is then
+        decided as one without a declaration, and its id is refused from now on); True if it was held. Not
+        applied when it cannot be journalled (logged and counted)."""
+        try:
+            self.journal.append(cancelled)
+        except (JournalError, MessageError) as exc:
+            self.counters["declarations.cancel_refused.journal"] += 1
+            log.error("cancellation of declaration %s not applied: cannot journal it: %s",
+                      cancelled.declaration_id, exc)
+            return False
+        held = self.book.cancel(cancelled.declaration_id)
+        self.counters["declarations.cancelled" if held else "declarations.cancelled_unknown"] += 1
+        log.warning("declaration %s cancelled by %s%s: %s", cancelled.declaration_id, cancelled.operator,
+                    "" if held else " (it was not held)", cancelled.reason)
+        return held
 
     def _book_add(self, submitted: DeclarationSubmitted, *, journalled: bool) -> None:
         try:

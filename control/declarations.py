@@ -258,6 +258,7 @@ class DeclarationBook:
         self.max_validity_s = max_validity_s
         self.candidate_slack_s = candidate_slack_s
         self._by_id: dict[str, Declaration] = {}
+        self._cancelled: dict[str, None] = {}   # ids withdrawn, oldest first (bounded by max_size)
         self._by_tractor: dict[str, set[str]] = defaultdict(set)
         self._by_key: dict[str, set[str]] = defaultdict(set)
 
@@ -299,6 +300,18 @@ class DeclarationBook:
             _discard(self._by_key, key, declaration_id)
         return True
 
+    def cancel(self, declaration_id: str) -> bool:
+        """Withdraw a declaration: it no longer clears a truck, and its id is refused from now on (a feed read again
+        after a restart must not bring it back). True if it was held."""
+        self._cancelled.pop(declaration_id, None)
+        self._cancelled[declaration_id] = None
+        while len(self._cancelled) > self.max_size:
+            del self._cancelled[next(iter(self._cancelled))]
+        return self.remove(declaration_id)
+
+    def is_cancelled(self, declaration_id: str) -> bool:
+        return declaration_id in self._cancelled
+
     def prune(self, before_utc: float) -> int:
         """Forget declarations that expired before ``before_utc``; returns how many."""
         old = [d.declaration_id for d in self._by_id.values() if d.valid_until_utc < before_utc]
@@ -322,6 +335,10 @@ class DeclarationBook:
 
     def _admit(self, declaration: Declaration, now_utc: float | None) -> tuple[Declaration, bool]:
         canonical = validate_declaration(declaration, max_validity_s=self.max_validity_s, now_utc=now_utc)
+        if canonical.declaration_id in self._cancelled:
+            raise DeclarationError(canonical.declaration_id, [Problem(
+                "declaration_id", "cancelled_declaration",
+                "this declaration was cancelled; submit a new one under a new id")])
         existing = self._by_id.get(canonical.declaration_id)
         if existing is not None:
             if existing == canonical:

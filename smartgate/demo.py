@@ -2,8 +2,10 @@
 
 On first run it generates the bundled recordings (a few seconds) and the site's CURVE keys. It declares the trucks
 of the recordings for today (`smartgate.demo_declarations`: the recordings' own declarations, planted mismatches
-included), then starts the broker, the journal recorder, one gate controller (simulated barrier) per lane and the
-clearance service, and, once clearance is heard on the bus, one reader per lane (cameras and vision pipeline). It
+included), then starts the broker, the journal recorder, one gate controller (simulated barrier) per lane, the
+clearance service (the development officers may override) and the API with the control-room page (development
+users; the address and login are printed), and, once clearance is heard on the bus, one reader per lane (cameras
+and vision pipeline). It
 follows them on the bus (heartbeats, telemetry, passages, decisions, barrier acks), shows each `VehiclePassage`,
 its `ClearanceDecision` and the barrier's `GateAck` as they arrive and progress once a second, and stops them when
 the recordings end, ``--duration`` passes or Ctrl-C comes: the lanes first, then, once clearance has decided every
@@ -26,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from api.settings import DEV_PASSWORD
 from bus.heartbeat import HeartbeatConfig, PeerLiveness
 from bus.journal import Journal
 from bus.messages import (
@@ -62,6 +65,9 @@ OUTCOMES = ("OPEN", "HOLD", "INSPECT", "REJECT")
 ACK_KINDS = ("accepted", "refused", "expired")
 _EXPIRED_ERRORS = ("expired:", NO_ACK_ERROR)  # the controller's refusal of an expired command; clearance's stand-in
 CLEARANCE = "clearance"
+API = "api"
+DEMO_OFFICERS = ("operator", "admin")
+"""The development users (`api.settings.DEV_USERS`) that clearance lets override a decision in the demo."""
 
 
 @dataclass
@@ -158,6 +164,7 @@ def run_demo(site_path: Path, *, duration_s: float | None, speed: float, loop: b
         with event_subscriber(site, "demo", [b""]) as events:
             watch = BusWatch(events, observed, out)
             start_services(children, site, site_path, declared)
+            print(control_room_line(site), file=out, flush=True)
             if wait_for_clearance(watch, children, interrupted):
                 start_lanes(children, site, site_path, speed=speed, loop=loop)
             outcome = follow(site, children, watch, duration_s=duration_s, interrupted=interrupted)
@@ -222,15 +229,23 @@ def _recording_length(folder: Path) -> float:
 
 def start_services(children: list[Child], site: Site, site_path: Path,
                    declared: DemoDeclarations | None) -> None:
-    """Broker first (everyone connects to it), then the journal, the lanes' gate controllers and clearance."""
+    """Broker first (everyone connects to it), then the journal, the lanes' gate controllers, clearance and the API."""
     beat = ["--heartbeat-s", str(GATE_HEARTBEAT_S)]
     plan: list[tuple[str, list[str]]] = [("broker", ["broker"]), ("journal", ["journal"])]
     plan += [(f"gate-{lane_id}", ["gate-controller", "--lane", lane_id, *beat])
              for lane_id in site.bus.endpoints.gate_links]
     feed = ["--declarations", str(declared.folder)] if declared is not None else []
-    plan.append((CLEARANCE, [CLEARANCE, *beat, *feed]))
+    officers = [arg for name in DEMO_OFFICERS for arg in ("--operator", name)]
+    plan.append((CLEARANCE, [CLEARANCE, *beat, *feed, *officers]))
+    plan.append((API, [API, "--environment", "development"]))
     for name, args in plan:
         children.append(spawn(site, site_path, name, args))
+
+
+def control_room_line(site: Site) -> str:
+    """Where the control-room page is, and the development login the demo's API seeds."""
+    return (f"control room: http://{site.api.host}:{site.api.port}/  (development login: "
+            f"{' or '.join(DEMO_OFFICERS)} / {DEV_PASSWORD}; viewer / {DEV_PASSWORD} sees without acting)")
 
 
 def start_lanes(children: list[Child], site: Site, site_path: Path, *, speed: float, loop: bool) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from smartgate.services.runtime import configure_logging, install_stop_handlers
 from smartgate.site import Site, SiteConfigError, load_site
 
-SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance", "planner", "yard", "field-devices")
+SERVICES = ("broker", "journal", "lane", "gate-controller", "clearance", "planner", "yard", "field-devices", "api")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,12 +27,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="gate link heartbeat interval, the same on both sides (gate-controller, clearance)")
     parser.add_argument("--declarations", type=Path, default=None, metavar="PATH",
                         help="declarations JSON Lines file or folder, instead of the site's feed (clearance)")
+    parser.add_argument("--operator", action="append", default=[], metavar="NAME",
+                        help="an officer allowed to override decisions, repeatable (clearance)")
     parser.add_argument("--maps", type=Path, action="append", default=[], metavar="DIR",
                         help="folder of MovingAI .map files served by file stem, repeatable (planner)")
     parser.add_argument("--recording", type=Path, default=None, metavar="DIR",
                         help="yard recording to play instead of the site's (yard)")
     parser.add_argument("--igvs", type=int, default=8, metavar="N",
                         help="simulated IGVs, parked on the yard's parking spots (field-devices)")
+    parser.add_argument("--environment", choices=("development", "production"), default="production",
+                        help="development seeds users with the published development password (api)")
+    parser.add_argument("--rate-per-s", type=float, default=None, metavar="R",
+                        help="requests per second allowed to each client (api; default 200)")
+    parser.add_argument("--add-user", default=None, metavar="NAME",
+                        help="create an API user, password read from stdin, and exit (api, with --role)")
+    parser.add_argument("--role", choices=("viewer", "operator", "admin"), default=None, help="role of --add-user")
     args = parser.parse_args(argv)
     configure_logging(args.name if args.lane is None else f"{args.name}-{args.lane}")
     stop = install_stop_handlers()
@@ -61,7 +70,8 @@ def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
     if args.name == "clearance":
         from smartgate.services import clearance
 
-        options = clearance.ClearanceOptions(heartbeat_s=args.heartbeat_s, declarations=args.declarations)
+        options = clearance.ClearanceOptions(heartbeat_s=args.heartbeat_s, declarations=args.declarations,
+                                             operators=tuple(args.operator))
         return clearance.run(site, stop, options)
     if args.name == "planner":
         from smartgate.services import planner
@@ -71,6 +81,8 @@ def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
         from smartgate.services import yard_occupancy
 
         return yard_occupancy.run(site, stop, yard_occupancy.YardOptions(recording=args.recording, speed=args.speed))
+    if args.name == "api":
+        return _run_api(args, site, stop)
     if args.name == "field-devices":
         from smartgate.services import field_devices
 
@@ -89,6 +101,20 @@ def _run(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
     from smartgate.services import lane_reader
 
     return lane_reader.run(site, stop, args.lane, speed=args.speed, loop=args.loop)
+
+
+def _run_api(args: argparse.Namespace, site: Site, stop: threading.Event) -> int:
+    from smartgate.services import api
+
+    if args.add_user is not None:
+        if args.role is None:
+            print("--add-user needs --role viewer|operator|admin", file=sys.stderr)
+            return 2
+        return api.add_user(site, args.add_user, args.role, sys.stdin)
+    if args.rate_per_s is not None and not args.rate_per_s > 0:
+        print("--rate-per-s must be positive", file=sys.stderr)
+        return 2
+    return api.run(site, stop, api.ApiOptions(environment=args.environment, rate_per_s=args.rate_per_s))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The clearance service process: passages and declarations in from the bus, decisions journalled, barriers driven.
 
 It subscribes at the site broker to `VehiclePassage`, `OperatorAction` and (when the site takes them from the bus)
-`DeclarationSubmitted`; follows the site's declaration feed (a JSON Lines file or folder; the ``declarations``
-option names another one instead, as the demo does for its recordings' trucks); and runs a
+`DeclarationSubmitted` and `DeclarationCancelled`; follows the site's declaration feed (a JSON Lines file or folder;
+the ``declarations`` option names another one instead, as the demo does for its recordings' trucks); and runs a
 `control.clearance.ClearanceEngine` with one `GateLink` per lane (CURVE key ``clearance``, client id
 ``clearance-<lane>``, stable across restarts so the controllers' reply caches keep answering retries). Every
 decision, command and ack it journals is also published, so the control room sees it; the journal recorder's copy
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bus.heartbeat import HeartbeatConfig
 from bus.journal import Journal, JournalError
-from bus.messages import DeclarationSubmitted, Message, OperatorAction, VehiclePassage
+from bus.messages import DeclarationCancelled, DeclarationSubmitted, Message, OperatorAction, VehiclePassage
 from bus.transport import subscription
 from control.clearance import CRASH_POINTS, ClearanceConfig, ClearanceEngine, CrashHook, feed_submission
 from control.declaration_feed import DirectoryFeed, FeedStats, JsonlTail
@@ -105,7 +105,7 @@ class ClearanceService:
         self._next_feed = 0.0
         topics = [subscription(VehiclePassage), subscription(OperatorAction)]
         if site.declarations.from_bus:
-            topics.append(subscription(DeclarationSubmitted))
+            topics += [subscription(DeclarationSubmitted), subscription(DeclarationCancelled)]
         self._pulse = Pulse(site, NAME, "clearance", self.metrics)
         self._subscriber = event_subscriber(site, NAME, topics)
 
@@ -185,6 +185,8 @@ class ClearanceService:
             self._publish(engine.take_action(message))
         elif isinstance(message, DeclarationSubmitted):
             engine.take_declaration(message)
+        elif isinstance(message, DeclarationCancelled):
+            engine.take_cancellation(message)
         else:
             self.counters["dropped.unexpected_type"] += 1
 

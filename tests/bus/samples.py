@@ -8,6 +8,7 @@ from bus.messages import (
     ContainerRead,
     CraneCommand,
     Declaration,
+    DeclarationCancelled,
     DeclarationProblem,
     DeclarationRejected,
     DeclarationSubmitted,
@@ -108,4 +109,6 @@ def all_messages() -> list[Message]:
         DeclarationRejected(declaration_id="DEC-in-1-000043", source="feed", problems=(DeclarationProblem(
             field="containers[0].number", code="bad_check_digit",
             message="'MSKU3605162' has check digit 2, ISO 6346 gives 1"),)),
+        DeclarationCancelled(declaration_id="DEC-in-1-000042", operator="officer.nguyen",
+                             reason="Truck turned back at the border; declaration withdrawn"),
     ]

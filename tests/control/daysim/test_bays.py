@@ -52,7 +52,8 @@ def test_a_spot_an_igv_still_stands_on_is_taken_last_and_never_strictly() -> Non
     assert b.reserve("c", frozenset({STAGING[0]})) == STAGING[1]
     assert b.free_transfer() == "b"                # "b" moves up; its IGV still stands on the first spot
     leaving = frozenset({STAGING[0]})
-    assert b.has_free_place() and not b.has_free_place(leaving)
+    assert b.has_free_place()
+    assert not b.has_free_place(leaving)
     assert b.reserve("d", leaving, strict=True) is None
     assert b.staging == [None, "c"]                # a refused call changes nothing
     assert b.reserve("d", leaving) == STAGING[0]   # an import loading in China may take it: it comes much later
