@@ -3,15 +3,16 @@
 On first run it generates the bundled recordings (a few seconds) and the site's CURVE keys. It declares the trucks
 of the recordings for today (`smartgate.demo_declarations`: the recordings' own declarations, planted mismatches
 included), then starts the broker, the journal recorder, one gate controller (simulated barrier) per lane, the
-clearance service (the development officers may override) and the API with the control-room page (development
-users; the address and login are printed), and, once clearance is heard on the bus, one reader per lane (cameras
-and vision pipeline). It
-follows them on the bus (heartbeats, telemetry, passages, decisions, barrier acks), shows each `VehiclePassage`,
-its `ClearanceDecision` and the barrier's `GateAck` as they arrive and progress once a second, and stops them when
-the recordings end, ``--duration`` passes or Ctrl-C comes: the lanes first, then, once clearance has decided every
-passage seen and every command is answered (a second Ctrl-C cuts that short), clearance, the gate controllers, the
-recorder and the broker. The summary at the end is read back from the bus and from the journal file, not from the
-supervisor's memory: decisions by outcome and by reason, gate commands and their acks.
+clearance service (the development officers may override), the yard's simulated field devices (IGVs parked, cranes
+idle: the control room's yard map shows them from their bus states) and the API with the control-room page
+(development users; the address and login are printed), and, once clearance is heard on the bus, one reader per lane
+(cameras and vision pipeline). It follows them on the bus (heartbeats, telemetry, passages, decisions, barrier
+acks), shows each `VehiclePassage`, its `ClearanceDecision` and the barrier's `GateAck` as they arrive and progress
+once a second, and stops them when the recordings end, ``--duration`` passes or Ctrl-C comes: the lanes first, then,
+once clearance has decided every passage seen and every command is answered (a second Ctrl-C cuts that short),
+clearance, the gate controllers, the recorder and the broker. The summary at the end is read back from the bus and
+from the journal file, not from the supervisor's memory: decisions by outcome and by reason, gate commands and their
+acks.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ ACK_KINDS = ("accepted", "refused", "expired")
 _EXPIRED_ERRORS = ("expired:", NO_ACK_ERROR)  # the controller's refusal of an expired command; clearance's stand-in
 CLEARANCE = "clearance"
 API = "api"
+FIELD_DEVICES = "field-devices"
+DEMO_IGVS = 8
 DEMO_OFFICERS = ("operator", "admin")
 """The development users (`api.settings.DEV_USERS`) that clearance lets override a decision in the demo."""
 
@@ -229,7 +232,8 @@ def _recording_length(folder: Path) -> float:
 
 def start_services(children: list[Child], site: Site, site_path: Path,
                    declared: DemoDeclarations | None) -> None:
-    """Broker first (everyone connects to it), then the journal, the lanes' gate controllers, clearance and the API."""
+    """Broker first (everyone connects to it), then the journal, the lanes' gate controllers, clearance, the yard's
+    field devices and the API."""
     beat = ["--heartbeat-s", str(GATE_HEARTBEAT_S)]
     plan: list[tuple[str, list[str]]] = [("broker", ["broker"]), ("journal", ["journal"])]
     plan += [(f"gate-{lane_id}", ["gate-controller", "--lane", lane_id, *beat])
@@ -237,6 +241,8 @@ def start_services(children: list[Child], site: Site, site_path: Path,
     feed = ["--declarations", str(declared.folder)] if declared is not None else []
     officers = [arg for name in DEMO_OFFICERS for arg in ("--operator", name)]
     plan.append((CLEARANCE, [CLEARANCE, *beat, *feed, *officers]))
+    if site.yard is not None and site.yard.layout is not None:     # the yard map's IGVs and cranes, on the bus
+        plan.append((FIELD_DEVICES, [FIELD_DEVICES, "--igvs", str(DEMO_IGVS), "--speed", "1"]))
     plan.append((API, [API, "--environment", "development"]))
     for name, args in plan:
         children.append(spawn(site, site_path, name, args))

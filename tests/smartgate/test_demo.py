@@ -77,7 +77,8 @@ def test_demo_plays_the_bundled_recordings_and_journals_what_it_saw(tmp_path: Pa
     assert "declared the recordings' 8 trucks for " in output
     assert "control room: http://127.0.0.1:8000/  (development login: operator or admin / smartgate-dev" in output
     assert _stop_order(output) == [
-        "lane-out-1", "lane-in-1", "api", "clearance", "gate-out-1", "gate-in-1", "journal", "broker"], output
+        "lane-out-1", "lane-in-1", "api", "field-devices", "clearance", "gate-out-1", "gate-in-1", "journal",
+        "broker"], output
     for camera in ("in-1-front", "in-1-rear", "in-1-side", "in-1-top", "out-1-front", "out-1-top"):
         line = next(line for line in output.splitlines() if f"camera {camera} " in line)
         assert int(line.split("frames")[1].split()[0]) == 360, line  # 90 s at 4 fps, none lost
@@ -111,7 +112,7 @@ def test_ctrl_c_stops_every_service_cleanly(tmp_path: Path) -> None:
     seen: list[str] = []
     for line in demo.stdout:  # wait until every service is heard on the bus
         seen.append(line)
-        if "services alive: 8" in line or time.monotonic() > deadline:
+        if "services alive: 9" in line or time.monotonic() > deadline:
             break
     demo.send_signal(signal.SIGINT)
     rest, _ = demo.communicate(timeout=60)
@@ -119,7 +120,8 @@ def test_ctrl_c_stops_every_service_cleanly(tmp_path: Path) -> None:
     assert demo.returncode == 0, output
     assert "ended: interrupted (Ctrl-C)" in output
     assert _stop_order(output) == [
-        "lane-out-1", "lane-in-1", "api", "clearance", "gate-out-1", "gate-in-1", "journal", "broker"], output
+        "lane-out-1", "lane-in-1", "api", "field-devices", "clearance", "gate-out-1", "gate-in-1", "journal",
+        "broker"], output
 
 
 def _stop_order(output: str) -> list[str]:
