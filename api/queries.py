@@ -1,10 +1,8 @@
 """Paginated reads of the journal, newest first, with opaque cursors that survive new appends.
 
-A cursor names the journal ``seq`` a page ended at; the next page holds the entries just below it. `Journal.query`
-only filters ``after_seq`` (upwards), so a page below ``seq`` S is read as: count the matching rows at or above S,
-read that many plus one page newest first, and keep those below S. That stays exact while appends go on (it
-re-filters by seq) and costs a little more per page the deeper one pages; beyond `MAX_DEPTH` rows the client is
-asked to narrow the window with ``until`` instead.
+A cursor names the journal ``seq`` a page ended at; the next page holds the entries just below it, read with
+`Journal.query` ``before_seq`` newest first (an index range on seq, so a deep page costs what the first does, and
+appends above the cursor change nothing).
 
 Filters the journal cannot apply (a decision's outcome, a passage id) are applied here, scanning at most
 `MAX_SCAN` rows per request: a page may then come back short, with a cursor to go on from.
@@ -28,10 +26,8 @@ from bus.messages import Message
 log = logging.getLogger(__name__)
 
 MAX_LIMIT: Final = 500
-MAX_DEPTH: Final = 50_000
 MAX_SCAN: Final = 5_000
 SCAN_BATCH: Final = 500
-_SLACK: Final = 32
 _CURSOR_PREFIX: Final = "v1:"
 _CURSOR_TEXT: Final = re.compile(r"[A-Za-z0-9_\-]{1,40}={0,2}")
 MAX_SEQ: Final = 2**63 - 1
@@ -39,10 +35,6 @@ MAX_SEQ: Final = 2**63 - 1
 
 class CursorError(ValueError):
     """A cursor this API did not hand out (or one damaged in transit)."""
-
-
-class PageTooDeepError(ValueError):
-    """Paging this far back would read too many rows: narrow the window with ``until``."""
 
 
 def encode_cursor(before_seq: int) -> str:
@@ -126,19 +118,9 @@ class PageReader:
             corrupt.append(entry.seq)
             self.corrupt_skipped += 1
 
-        lane, since, until = window.lane, window.since_utc, window.until_utc
-        if before is None:
-            fetch = n
-        else:
-            above = self.journal.count(types=types, lane=lane, since_utc=since, until_utc=until, after_seq=before - 1)
-            fetch = above + n + _SLACK
-            if fetch > MAX_DEPTH:
-                raise PageTooDeepError(f"paging {above} rows back is too deep; narrow the window with 'until'")
-        found = self.journal.query(types=types, lane=lane, since_utc=since, until_utc=until, newest_first=True,
-                                   limit=fetch, on_corrupt=note)
+        found = self.journal.query(types=types, lane=window.lane, since_utc=window.since_utc,
+                                   until_utc=window.until_utc, before_seq=before, newest_first=True, limit=n + 1,
+                                   on_corrupt=note)
         rows: list[tuple[int, JournalEntry | None]] = [(e.seq, e) for e in found] + [(s, None) for s in corrupt]
-        total = len(rows)
         rows.sort(key=lambda row: row[0], reverse=True)
-        if before is not None:
-            rows = [row for row in rows if row[0] < before]
-        return rows[:n], total < fetch and len(rows) <= n
+        return rows[:n], len(rows) <= n

@@ -215,23 +215,26 @@ class Journal:
 
     def query(self, *, types: TypeFilter = None, lane: str | None = None, since_utc: float | None = None,
               until_utc: float | None = None, after_seq: int | None = None, limit: int = 1000,
-              newest_first: bool = False, on_corrupt: CorruptHandler | None = None) -> list[JournalEntry]:
+              newest_first: bool = False, on_corrupt: CorruptHandler | None = None,
+              before_seq: int | None = None) -> list[JournalEntry]:
         """Entries in seq order (or newest first) matching every given filter.
 
         ``types`` takes wire tags or message classes; ``since_utc`` is inclusive and ``until_utc`` exclusive, both
-        on the message's own ``ts_utc``. Corrupt rows are skipped, counted and passed to ``on_corrupt``.
+        on the message's own ``ts_utc``; ``after_seq`` and ``before_seq`` are exclusive bounds on seq (newest-first
+        pages read below a cursor). Corrupt rows are skipped, counted and passed to ``on_corrupt``.
         """
         _check_range("limit", limit, 1, MAX_QUERY_LIMIT)
         order = events.c.seq.desc() if newest_first else events.c.seq.asc()
-        statement = (sa.select(*_COLUMNS).where(*_filters(types, lane, since_utc, until_utc, after_seq))
+        statement = (sa.select(*_COLUMNS).where(*_filters(types, lane, since_utc, until_utc, after_seq, before_seq))
                      .order_by(order).limit(limit))
         return self._decode_all(self._select(statement), on_corrupt)
 
     def count(self, *, types: TypeFilter = None, lane: str | None = None, since_utc: float | None = None,
-              until_utc: float | None = None, after_seq: int | None = None) -> int:
+              until_utc: float | None = None, after_seq: int | None = None,
+              before_seq: int | None = None) -> int:
         """How many rows match the filters (corrupt ones included: they are stored, only unreadable)."""
         statement = (sa.select(sa.func.count()).select_from(events)
-                     .where(*_filters(types, lane, since_utc, until_utc, after_seq)))
+                     .where(*_filters(types, lane, since_utc, until_utc, after_seq, before_seq)))
         return int(self._select(statement)[0][0])
 
     def last_seq(self) -> int:
@@ -330,7 +333,7 @@ def _existing_seqs(connection: sa.Connection, keys: list[str],
 
 
 def _filters(types: TypeFilter, lane: str | None, since_utc: float | None, until_utc: float | None,
-             after_seq: int | None) -> list[sa.ColumnElement[bool]]:
+             after_seq: int | None, before_seq: int | None = None) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
     if types is not None:
         clauses.append(events.c.type.in_(_type_tags(types)))
@@ -342,6 +345,8 @@ def _filters(types: TypeFilter, lane: str | None, since_utc: float | None, until
         clauses.append(events.c.ts_utc < until_utc)
     if after_seq is not None:
         clauses.append(events.c.seq > after_seq)
+    if before_seq is not None:
+        clauses.append(events.c.seq < before_seq)
     return clauses
 
 

@@ -18,7 +18,6 @@ from api.queries import (
     Keep,
     Page,
     PageReader,
-    PageTooDeepError,
     Window,
     decode_cursor,
     encode_cursor,
@@ -61,11 +60,9 @@ ListWindow = Annotated[Window, Depends(list_window)]
 
 @contextmanager
 def journal_errors() -> Iterator[None]:
-    """A journal that cannot be read answers 503 (the reason logged), a page too deep 400."""
+    """A journal that cannot be read answers 503 (the reason logged)."""
     try:
         yield
-    except PageTooDeepError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except JournalError as exc:
         log.error("journal read failed: %s", exc)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the journal cannot be read now") from None

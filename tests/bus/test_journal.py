@@ -130,6 +130,9 @@ def test_messages_that_could_not_be_read_back_are_refused(journal: Journal, mess
     ({"until_utc": T0 + 4}, [0, 1, 2, 3]),
     ({"since_utc": T0 + 2, "until_utc": T0 + 7, "lane": "in-2"}, [2]),
     ({"after_seq": 5}, [5, 6, 7, 8, 9]),  # seqs are 1..10 here, so seq 6 is index 5
+    ({"before_seq": 4}, [0, 1, 2]),
+    ({"after_seq": 2, "before_seq": 6}, [2, 3, 4]),
+    ({"before_seq": 9, "limit": 2, "newest_first": True}, [7, 6]),   # a newest-first page below a cursor
     ({"limit": 3}, [0, 1, 2]),
     ({"limit": 2, "newest_first": True}, [9, 8]),
     ({"types": GateAck}, []),
