@@ -63,22 +63,24 @@ class StuckWatch:
 
     def _awaited_by_neighbour(self, cell: int, goals: np.ndarray, held: dict[int, set[str]]) -> bool:
         """A free IGV next to ``cell`` has ``cell`` as its goal."""
-        successors = self.fleet.grid.successors[cell]
-        around = successors[(successors >= 0) & (successors != cell)]
-        near = np.flatnonzero(np.isin(self.fleet.positions, around) & (goals == cell))
+        near = np.flatnonzero(np.isin(self.fleet.positions, self._around(cell)) & (goals == cell))
         return any(not held.get(int(igv)) for igv in near.tolist())
 
     def _obstruct_neighbours(self, cell: int, held: dict[int, set[str]]) -> bool:
         """Make the held IGVs next to ``cell`` obstacles; True if there is any."""
-        successors = self.fleet.grid.successors[cell]
-        around = successors[(successors >= 0) & (successors != cell)]
-        blocking = [igv for igv in np.flatnonzero(np.isin(self.fleet.positions, around)).tolist() if held.get(igv)]
+        blocking = [igv for igv in np.flatnonzero(np.isin(self.fleet.positions, self._around(cell))).tolist()
+                    if held.get(igv)]
         for igv in blocking:
             if igv not in self.obstructing:
                 self.obstructing.add(igv)
                 self.fleet.obstruct(igv, True)
                 self.unstuck += 1
         return bool(blocking)
+
+    def _around(self, cell: int) -> np.ndarray:
+        """The cells one move from ``cell``."""
+        successors = self.fleet.grid.successors[cell]
+        return np.asarray(successors[(successors >= 0) & (successors != cell)])
 
     def released(self, igv: int) -> None:
         """The IGV is let go: it is no obstacle any more (the engine calls this before it moves)."""

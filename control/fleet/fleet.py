@@ -385,18 +385,19 @@ class Fleet:
     def detour(self, igvs: list[int]) -> None:
         """These IGVs drive round the obstacles (`obstruct`) until their next new goal; the others keep waiting
         behind a held IGV in their way, which costs them nothing when it is let go soon."""
-        ids = np.asarray([self._checked_igv(i) for i in igvs], dtype=np.int64)
-        if self._dirty:
-            self._flush_goals()         # the detour is for the goal just sent, not the one before it
-        self._planner.set_detour(ids, True)
+        self._planner.set_detour(self._current_goals_of(igvs), True)
         self._changed = True
 
     def hurry(self, igvs: list[int]) -> None:
         """These IGVs move before the other free ones until they reach their targets (`LifelongPlanner.boost`)."""
+        self._planner.boost(self._current_goals_of(igvs))
+
+    def _current_goals_of(self, igvs: list[int]) -> np.ndarray:
+        """The IGVs' indices, after the planner has the goals just sent (a detour or a hurry is for those)."""
         ids = np.asarray([self._checked_igv(i) for i in igvs], dtype=np.int64)
         if self._dirty:
             self._flush_goals()
-        self._planner.boost(ids)
+        return ids
 
     def _obstacle_cells(self) -> frozenset[int]:
         return frozenset(int(self.positions[i]) for i in self._obstructing)

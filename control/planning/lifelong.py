@@ -106,9 +106,10 @@ class LifelongPlanner:
         must leave a dead end through the cell of an agent waiting to come in can then push that one on, where
         plain priorities (both grow while they wait) would keep the one outside first for ever."""
         ids = self._checked_agents(agents)
-        free = ~self._held
-        top = float(self._priorities[free].max()) if free.any() else 0.0
-        self._priorities[ids[~self._held[ids]]] = np.floor(top) + 1.0 + self._priorities[ids[~self._held[ids]]] % 1.0
+        ids = ids[~self._held[ids]]
+        if ids.size:
+            top = float(self._priorities[~self._held].max())
+            self._priorities[ids] = np.floor(top) + 1.0 + self._priorities[ids] % 1.0   # keep the tie-break
 
     @property
     def detouring(self) -> np.ndarray:
