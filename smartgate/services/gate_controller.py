@@ -66,10 +66,13 @@ def run(site: Site, stop: threading.Event, lane_id: str, options: GateController
         log.info("gate controller %s: barrier %s serving %s, barrier %s", lane.id, lane.barrier, server.endpoint,
                  barrier.state.value)
         pulse = Pulse(site, name, "gate-controller", lambda: {k: float(v) for k, v in server.snapshot().items()})
+        shown = ""
         try:
             while not stop.is_set():
                 server.step(STEP_S)
-                pulse.tick(state=barrier.state.value)
+                state = barrier.state.value
+                pulse.tick(state=state, force=state != shown)  # every change at once: "open" may last < 1 s
+                shown = state
         finally:
             pulse.close()
         log.info("gate controller %s stopping: %s", lane.id, server.snapshot())
