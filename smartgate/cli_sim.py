@@ -17,6 +17,10 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours of arrivals (default 24)")
     parser.add_argument("--igvs", type=int, default=50, help="IGVs in the fleet (default 50)")
     parser.add_argument("--cranes", type=int, default=3, help="automatic cranes, one per transfer bay (default 3)")
+    parser.add_argument("--china-points", type=int, default=6,
+                        help="transfer points at the Chinese end of the corridor, 90 s an IGV each (default 6)")
+    parser.add_argument("--stands", type=int, default=6,
+                        help="container stands under each crane, a buffer between trucks and IGVs (4..8, default 6)")
     parser.add_argument("--seed", type=int, default=0, help="seed of arrivals, faults and planners (default 0)")
     parser.add_argument("--process", choices=["smartgate", "manual"], default="smartgate",
                         help="gate processing times: SmartGate's automatic reads, or today's manual checks")
@@ -39,7 +43,9 @@ def _simulate(args: argparse.Namespace) -> int:
     from control.daysim.plot import plot_day
 
     config = SimConfig(trucks_per_day=args.trucks_per_day, hours=args.hours, igvs=args.igvs, cranes=args.cranes,
-                       seed=args.seed, process=args.process, faults=args.faults, journal=args.journal)
+                       china_points=args.china_points, stands_per_bay=args.stands,
+                       seed=args.seed, process=args.process, faults=args.faults,
+                       journal=args.journal)
     report = run_day(config)
     plot = args.plot or DEFAULT_PLOT_DIR / f"day-{args.seed}.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +77,9 @@ def _capacity(args: argparse.Namespace) -> int:
 
     def run(trucks: int) -> SimReport:
         report = run_day(SimConfig(trucks_per_day=trucks, hours=args.hours, igvs=args.igvs, cranes=args.cranes,
-                                   seed=args.seed, process=args.process, faults=args.faults))
+                                   china_points=args.china_points, stands_per_bay=args.stands,
+                       seed=args.seed, process=args.process,
+                                   faults=args.faults))
         ok = sustainable(report, max_p95_s=args.max_p95_min * 60.0)
         print(f"  {trucks:5d} trucks/day: completed {report.trucks_completed}/{report.trucks_arrived}, "
               f"p95 {report.time_in_system_s['p95'] / 60:.0f} min, max queue {report.max_queue}, "
@@ -81,7 +89,8 @@ def _capacity(args: argparse.Namespace) -> int:
     result = find_capacity(run, low=args.low, high=args.high, step=args.step, max_p95_s=args.max_p95_min * 60.0)
     if args.json:
         print(json.dumps({"trucks_per_day": result.trucks_per_day, "igvs": args.igvs, "cranes": args.cranes,
-                          "process": args.process, "hours": args.hours,
+                          "china_points": args.china_points, "stands": args.stands, "process": args.process,
+                          "hours": args.hours,
                           "tried": [{"trucks_per_day": n, "sustained": ok} for n, ok, _ in result.tried]}))
     else:
         print(f"{args.process}: {args.cranes} cranes, {args.igvs} IGVs sustain {result.trucks_per_day} trucks/day "

@@ -23,12 +23,12 @@ import numpy as np
 from bus.journal import Journal
 from control.cranes import CraneBank
 from control.daysim.arrivals import TruckArrival, truck_arrivals
-from control.daysim.bays import Bay
+from control.daysim.bays import EXPORT_STANDS, IMPORT_STANDS, Bay
 from control.daysim.events import Event, EventQueue
 from control.daysim.gate_times import MANUAL, SMARTGATE, GateProcess
 from control.daysim.igv_calls import IGVCalls
 from control.daysim.report import SimReport, time_quantiles
-from control.daysim.site_model import SimSite, build_sim_site
+from control.daysim.site_model import MAX_CHINA_POINTS, MAX_CRANES, MAX_STANDS, SimSite, build_sim_site
 from control.daysim.stats import DayStats
 from control.daysim.stuck_watch import StuckWatch
 from control.daysim.truck_flow import TruckFlow
@@ -53,6 +53,8 @@ class SimConfig:
     hours: float = 24.0
     igvs: int = 50
     cranes: int = 3
+    china_points: int = 6             # transfer points (cranes) at the Chinese end of the corridor
+    stands_per_bay: int = STANDS_PER_BAY
     seed: int = 0
     process: str = "smartgate"
     faults: bool = False
@@ -66,8 +68,12 @@ class SimConfig:
     def __post_init__(self) -> None:
         if not (0 < self.trucks_per_day <= 100_000 and 0 < self.hours <= 24 * 14):
             raise ValueError("trucks_per_day must be in (0, 100000] and hours in (0, 336]")
-        if not (1 <= self.igvs <= 1000 and 1 <= self.cranes <= 12):
-            raise ValueError("igvs must be in 1..1000 and cranes in 1..12")
+        if not (1 <= self.igvs <= 1000 and 1 <= self.cranes <= MAX_CRANES):
+            raise ValueError(f"igvs must be in 1..1000 and cranes in 1..{MAX_CRANES}")
+        if not 1 <= self.china_points <= MAX_CHINA_POINTS:
+            raise ValueError(f"china_points must be in 1..{MAX_CHINA_POINTS}")
+        if not EXPORT_STANDS + IMPORT_STANDS <= self.stands_per_bay <= MAX_STANDS:
+            raise ValueError(f"stands_per_bay must be in {EXPORT_STANDS + IMPORT_STANDS}..{MAX_STANDS}")
         if self.process not in PROCESSES:
             raise ValueError(f"process must be one of {sorted(PROCESSES)}, got {self.process!r}")
 
@@ -105,7 +111,8 @@ class DaySimulation:
 
     def __init__(self, config: SimConfig, journal: Journal | None = None) -> None:
         self.config = config
-        self.site: SimSite = build_sim_site(config.cranes, parking=max(60, config.igvs), stands_per_bay=STANDS_PER_BAY)
+        self.site: SimSite = build_sim_site(config.cranes, china_points=config.china_points,
+                                            parking=max(60, config.igvs), stands_per_bay=config.stands_per_bay)
         self.process = PROCESSES[config.process]
         self.events = EventQueue()
         self.book = JobBook(JournalJobSink(journal) if journal is not None else None)
@@ -277,7 +284,9 @@ class DaySimulation:
             jobs_open=self.calls.jobs_created - self.book.ended, jobs_unfinished=self.unfinished,
             faults=dict(self.faults.counts), hourly=self.stats.hourly(),
             config={"trucks_per_day": self.config.trucks_per_day, "hours": self.config.hours,
-                    "igvs": self.config.igvs, "cranes": self.config.cranes, "seed": self.config.seed,
+                    "igvs": self.config.igvs, "cranes": self.config.cranes,
+                    "china_points": self.config.china_points,
+                    "stands_per_bay": self.config.stands_per_bay, "seed": self.config.seed,
                     "process": self.config.process, "faults": self.config.faults,
                     "refused_moves": self.devices.refused, "illegal_moves": self.log.illegal_moves,
                     "unstuck": self.stuck.unstuck, "hurried": self.stuck.hurried})

@@ -90,8 +90,20 @@ def test_simulate_without_json_prints_a_summary(tmp_path: Path) -> None:
     assert plot.read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_simulate_takes_the_yard_size_it_is_given(tmp_path: Path) -> None:
+    """Cranes, Chinese transfer points and stands reach the simulated site (the report echoes its config)."""
+    done = smartgate("simulate", "--trucks-per-day", "600", "--hours", "1", "--igvs", "12", "--cranes", "4",
+                     "--china-points", "2", "--stands", "8", "--json", "--plot", tmp_path / "day.png")
+    assert done.returncode == 0, done.stderr
+    config = only_json(done.stdout)["config"]
+    assert isinstance(config, dict)
+    assert (config["cranes"], config["china_points"], config["stands_per_bay"]) == (4, 2, 8)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["simulate", "--trucks-per-day", "-5"], "trucks_per_day"),
+    (["simulate", "--trucks-per-day", "400", "--china-points", "0"], "china_points"),
+    (["simulate", "--trucks-per-day", "400", "--stands", "9"], "stands_per_bay"),
     (["simulate", "--trucks-per-day", "400", "--cranes", "0"], "cranes"),
     (["capacity", "--hours", "1", "--low", "400", "--high", "100"], "high must be above low"),
 ])     # every SimConfig limit is checked in-process by tests/control/daysim/test_engine.py

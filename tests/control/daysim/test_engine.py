@@ -234,7 +234,11 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"igvs": 0}, "igvs"),
     ({"igvs": 1001}, "igvs"),
     ({"cranes": 0}, "cranes"),
-    ({"cranes": 13}, "cranes"),
+    ({"cranes": 25}, "cranes"),
+    ({"china_points": 0}, "china_points"),
+    ({"china_points": 17}, "china_points"),
+    ({"stands_per_bay": 3}, "stands_per_bay"),
+    ({"stands_per_bay": 9}, "stands_per_bay"),
     ({"process": "paper"}, "process"),
 ]
 
@@ -246,7 +250,8 @@ def test_sim_config_rejects_bad_values(change: dict[str, Any], named: str) -> No
         SimConfig(**fields)
 
 
-@pytest.mark.parametrize("change", [{"hours": 336}, {"igvs": 1, "cranes": 1}, {"igvs": 1000, "cranes": 12},
+@pytest.mark.parametrize("change", [{"hours": 336}, {"igvs": 1, "cranes": 1}, {"igvs": 1000, "cranes": 24},
+                                    {"china_points": 16, "stands_per_bay": 8}, {"stands_per_bay": 4},
                                     {"process": "manual"}, {"trucks_per_day": 100_000}])
 def test_sim_config_accepts_the_limits(change: dict[str, Any]) -> None:
     fields: dict[str, Any] = {"trucks_per_day": 400, **change}
