@@ -54,7 +54,7 @@ class SimConfig:
     igvs: int = 50
     cranes: int = 3
     china_points: int = 6             # transfer points (cranes) at the Chinese end of the corridor
-    stands_per_bay: int = STANDS_PER_BAY
+    stands_per_bay: int = STANDS_PER_BAY  # container stands under each crane: the buffer that rations imports
     seed: int = 0
     process: str = "smartgate"
     faults: bool = False
