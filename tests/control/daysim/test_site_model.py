@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from control.daysim.site_model import SimSite, build_sim_site
+from control.daysim.site_model import MAX_CHINA_POINTS, MAX_CRANES, MAX_STANDS, SimSite, build_sim_site
 from control.planning.distances import DistanceTable
 from control.planning.grid_map import GridMap
 from tests.yard.test_layout import BUNDLED
@@ -117,6 +117,21 @@ def test_other_crane_counts_build(cranes: int) -> None:
     table = DistanceTable(site.grid)
     row = table.to_goal(site.transfer_cell[site.bays[-1]])
     assert (row[np.asarray([*site.parking, *site.china_cells])] > 0).all()
+
+
+@pytest.mark.parametrize("cranes", [20, MAX_CRANES])
+def test_the_yard_for_3500_trucks_builds(cranes: int) -> None:
+    """The largest sites the capacity study uses: 20–24 bays of 8 stands, 16 Chinese points, 200 IGVs parked."""
+    site = build_sim_site(cranes, china_points=MAX_CHINA_POINTS, parking=200, stands_per_bay=MAX_STANDS)
+    assert len(site.bays) == cranes
+    assert len(site.china_cells) == len(set(site.china_cells)) == MAX_CHINA_POINTS
+    assert all(sum(slot.zone_id == bay for slot in site.layout.slots) == MAX_STANDS for bay in site.bays)
+    assert site.layout.transfer_points[site.bays[-1]][0] == 213.0 + 60.0 * (cranes - 1)
+    table = DistanceTable(site.grid)
+    for goal in (site.transfer_cell[site.bays[-1]], site.china_cells[-1], site.parking[-1]):
+        row = table.to_goal(goal)
+        sources = [site.parking[0], site.transfer_cell[site.bays[0]], site.china_cells[0]]
+        assert (row[np.asarray([cell for cell in sources if cell != goal])] > 0).all()
 
 
 def test_a_tall_parking_moves_the_north_lane() -> None:
