@@ -154,9 +154,11 @@ def first_hold(page: Page, output: Path) -> tuple[str, str]:
         held.wait_for(timeout=FIRST_HOLD_S * 1000)
     except PlaywrightTimeout:  # the demo's own output says why better than Playwright's timeout
         pytest.fail(f"no HOLD shown within {FIRST_HOLD_S:g} s; the demo said:\n{tail(output)}")
-    element_id = held.get_attribute("id") or ""
-    lane_id = element_id.removeprefix("lane-").removesuffix("-decision")
-    passage_id = held.get_attribute("data-passage") or ""
+    # both attributes in one call: the locator is resolved again on every call, and another lane's HOLD coming
+    # between two calls would pair one lane with another lane's passage
+    element_id, passage_id = held.evaluate("(element) => [element.id, element.dataset.passage || '']")
+    lane_id = str(element_id).removeprefix("lane-").removesuffix("-decision")
+    passage_id = str(passage_id)
     expect(page.get_by_test_id(f"lane-{lane_id}")).to_have_attribute("data-stale", "false")
     return lane_id, passage_id
 
