@@ -7,8 +7,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smartgate.cli import command
+
+if TYPE_CHECKING:
+    from control.daysim.engine import SimConfig
 
 DEFAULT_PLOT_DIR = Path("var/sim")
 
@@ -28,6 +32,15 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inject a seeded day of faults: IGV breakdowns, blocked cells, crane stops, lost orders")
 
 
+def _sim_config(args: argparse.Namespace, trucks_per_day: float, journal: Path | None = None) -> SimConfig:
+    """The run the common arguments describe (`_common_arguments`), at ``trucks_per_day``."""
+    from control.daysim.engine import SimConfig
+
+    return SimConfig(trucks_per_day=trucks_per_day, hours=args.hours, igvs=args.igvs, cranes=args.cranes,
+                     china_points=args.china_points, stands_per_bay=args.stands, seed=args.seed,
+                     process=args.process, faults=args.faults, journal=journal)
+
+
 def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trucks-per-day", type=float, required=True, help="mean truck arrivals per 24 hours")
     _common_arguments(parser)
@@ -39,14 +52,10 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
 @command("simulate", "simulate a day of trucks, cranes and IGVs; print throughput, times, queues, utilisation",
          _simulate_arguments)
 def _simulate(args: argparse.Namespace) -> int:
-    from control.daysim.engine import SimConfig, run_day
+    from control.daysim.engine import run_day
     from control.daysim.plot import plot_day
 
-    config = SimConfig(trucks_per_day=args.trucks_per_day, hours=args.hours, igvs=args.igvs, cranes=args.cranes,
-                       china_points=args.china_points, stands_per_bay=args.stands,
-                       seed=args.seed, process=args.process, faults=args.faults,
-                       journal=args.journal)
-    report = run_day(config)
+    report = run_day(_sim_config(args, args.trucks_per_day, args.journal))
     plot = args.plot or DEFAULT_PLOT_DIR / f"day-{args.seed}.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
     plot_day(report, plot)
@@ -72,14 +81,11 @@ def _capacity_arguments(parser: argparse.ArgumentParser) -> None:
          _capacity_arguments)
 def _capacity(args: argparse.Namespace) -> int:
     from control.daysim.capacity import find_capacity, sustainable
-    from control.daysim.engine import SimConfig, run_day
+    from control.daysim.engine import run_day
     from control.daysim.report import SimReport
 
     def run(trucks: int) -> SimReport:
-        report = run_day(SimConfig(trucks_per_day=trucks, hours=args.hours, igvs=args.igvs, cranes=args.cranes,
-                                   china_points=args.china_points, stands_per_bay=args.stands,
-                       seed=args.seed, process=args.process,
-                                   faults=args.faults))
+        report = run_day(_sim_config(args, trucks))
         ok = sustainable(report, max_p95_s=args.max_p95_min * 60.0)
         print(f"  {trucks:5d} trucks/day: completed {report.trucks_completed}/{report.trucks_arrived}, "
               f"p95 {report.time_in_system_s['p95'] / 60:.0f} min, max queue {report.max_queue}, "
