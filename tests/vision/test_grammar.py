@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from datasets.synth.identifiers import OWNER_CODES, is_valid_iso6346, iso6346_check_digit
 from vision.grammar import (
     UNKNOWN,
     Evidence,
@@ -14,6 +15,7 @@ from vision.grammar import (
     read_size_type,
 )
 from vision.grammar.alphabet import ALPHABET, INDEX
+from vision.grammar.owners import default_registry, parse_registry, repaired_owner
 
 
 @pytest.mark.parametrize("number", ["CSQU3054383", "MWCU6059784", "CBHU3202732", "MSKU3605161"])
@@ -168,3 +170,57 @@ def test_check_digit_ok_means_the_read_string_validates(evidence: Evidence, numb
     read = read_container_number(evidence)
     assert read is not None
     assert (read.number, read.check_digit_ok) == (number, check_digit_ok)
+
+
+# --- owner codes: a misread that cancels in the check sum, repaired by the registry -----------------------------
+
+def test_registry_parses_codes_and_skips_comments_and_junk() -> None:
+    lines = ["# header", "oolu  # OOCL", "MSKU", "", "TOOLONG", "AB1U", "ABCX", "  cmau  "]
+    assert parse_registry(lines) == frozenset({"OOLU", "MSKU", "CMAU"})
+
+
+def test_shipped_registry_knows_the_generators_owners() -> None:
+    registry = default_registry()
+    assert {code + "U" for code in OWNER_CODES} <= registry
+
+
+def test_two_lookalike_misreads_that_validate_are_repaired() -> None:
+    # Q/O and D/O cancel in the check sum: the misread validates on its own (seen on held-out seed 9402).
+    plain = read_container_number(evidence_from_text("QDLU1097762"), frozenset())
+    assert plain is not None
+    assert plain.number == "QDLU1097762"
+    assert plain.check_digit_ok
+    read = read_container_number(evidence_from_text("QDLU1097762"), frozenset({"OOLU", "MSKU"}))
+    assert read is not None
+    assert read.number == "OOLU1097762"
+    assert read.check_digit_ok
+    assert read.confidence < plain.confidence
+    assert read.raw == "QDLU1097762"
+
+
+def test_unregistered_code_with_no_unique_valid_lookalike_is_kept() -> None:
+    registry = frozenset({"OOLU", "MSKU"})
+    assert repaired_owner("ABCU1234560", registry) is None  # no look-alike registered: a new owner stays readable
+    assert repaired_owner("OOLU1097762", registry) is None  # registered already
+    assert repaired_owner("QDLU1097763", registry) is None  # OOLU1097763 fails its check digit
+    # Two registered look-alikes that both keep the number valid (GDLU and OOLU): ambiguous, left as read.
+    assert is_valid_iso6346("GDLU1097762")
+    assert repaired_owner("QDLU1097762", frozenset({"OOLU", "GDLU"})) is None
+
+
+def test_repair_keeps_the_category_and_needs_lookalike_letters() -> None:
+    assert repaired_owner("QDLJ1097762", frozenset({"OOLU"})) is None  # category J is not U
+    assert repaired_owner("AALU1097762", frozenset({"OOLU"})) is None  # A does not look like O
+
+
+def test_repair_is_rare_for_unregistered_valid_numbers() -> None:
+    """A real owner missing from the registry is rewritten only when a look-alike happens to validate."""
+    rng = np.random.default_rng(7)
+    registry = default_registry()
+    repaired = 0
+    for _ in range(2000):
+        owner = "".join(rng.choice(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), 3)) + "U"
+        head = owner + f"{int(rng.integers(0, 10**6)):06d}"
+        number = head + str(iso6346_check_digit(head))
+        repaired += owner not in registry and repaired_owner(number, registry) is not None
+    assert repaired / 2000 < 0.03

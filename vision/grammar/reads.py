@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from datasets.synth.identifiers import iso6346_check_digit
+from datasets.synth.identifiers import is_valid_iso6346, iso6346_check_digit
 from vision.grammar.alphabet import ALPHABET, INDEX
 from vision.grammar.decoder import Decoded, decode, decode_best
 from vision.grammar.evidence import Evidence
@@ -17,8 +17,11 @@ from vision.grammar.formats import (
     SIZE_TYPE,
     plate_format_name,
 )
+from vision.grammar.owners import default_registry, repaired_owner
 
 UNKNOWN = "unknown"
+#: A number whose owner code was repaired to a registered look-alike counts this share of its read confidence.
+REPAIRED_WEIGHT = 0.9
 
 
 @dataclass(frozen=True)
@@ -71,18 +74,26 @@ def read_plate(evidence: Evidence) -> PlateRead:
                      evidence.raw)
 
 
-def read_container_number(evidence: Evidence) -> ContainerNumberRead | None:
+def read_container_number(evidence: Evidence, owners: frozenset[str] | None = None) -> ContainerNumberRead | None:
     """The best ISO 6346 reading, preferring one whose check digit validates; None when nothing fits.
 
     The decoder may pick a less likely character where that makes the number validate; for the serial that is
     what a check digit is for, but a check digit swapped to fit would validate anything, so `check_digit_ok`
     also needs the check digit to be the one read. When the check digit was not seen (10 characters), it is
     computed and `check_digit_ok` is False: the number is a guess that a later frame or view must confirm.
+
+    An owner code missing from `owners` (default: the shipped registry) is replaced by its one registered
+    look-alike that keeps the read check digit valid (`owners.repaired_owner`), at `REPAIRED_WEIGHT` of the
+    confidence.
     """
     decoded = decode(evidence, ISO6346)
     if decoded is not None:
-        ok = decoded.valid and _check_digit_as_read(evidence, decoded)
-        return ContainerNumberRead(decoded.text, ok, decoded.confidence, evidence.raw)
+        text, confidence = decoded.text, decoded.confidence
+        repaired = repaired_owner(text, default_registry() if owners is None else owners)
+        if repaired is not None:
+            text, confidence = repaired, REPAIRED_WEIGHT * confidence
+        ok = is_valid_iso6346(text) and _check_digit_as_read(evidence, decoded)
+        return ContainerNumberRead(text, ok, confidence, evidence.raw)
     partial = decode(evidence, ISO6346_NO_CHECK)
     if partial is None:
         return None
