@@ -87,6 +87,9 @@ class PlateTruth(msgspec.Struct, frozen=True, kw_only=True):
     format: Literal["vn", "cn"]
     color: Literal["white", "yellow", "blue", "green"]
     lines: Literal[1, 2]
+    hidden: bool = False
+    """True when the generator covered part of every painted copy of this text (condition `occlusion`), so no
+    reader can read it exactly; scored apart by replay. Absent in older recordings."""
 
 
 class SealTruth(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,6 +104,9 @@ class ContainerTruth(msgspec.Struct, frozen=True, kw_only=True):
     position: Literal["single", "front", "rear"]
     vertical: bool = False
     seal: SealTruth
+    number_hidden: bool = False
+    """True when the generator covered part of every painted copy of the number (condition `occlusion`), so no
+    reader can read it exactly; scored apart by replay. Absent in older recordings."""
 
 
 Mismatch = Literal["none", "wrong_container", "missing_seal", "unknown_truck", "wrong_seal_number"]

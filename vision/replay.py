@@ -9,6 +9,8 @@ frames), largest overlap first. Scores are over the truth passages that entered 
 * plate: the tractor plate read exactly, separators aside (the passage's `tractor` plate, else its role-less
   one).
 * container: per truth container, its number exactly among the matched passage's container reads.
+* readable plate and container: the same over the plates and numbers the truth does not mark hidden (the generator's
+  `occlusion` covered every painted copy, so no reader can read them exactly), to tell reading errors apart.
 * seal: per truth container whose doors a camera can see, the seal read for that number (or, unlinked, in the
   order of those containers) has the truth state. The front box of two 20 ft boxes has its doors against the
   rear box: no camera sees them, so its seal is scored apart (`seal_unseen_unknown`: the share of those reported
@@ -54,6 +56,14 @@ class ReplayReport:
     seals_unseen: int = 0
     """Truth containers whose doors no camera sees (not in `seal_accuracy`)."""
     seal_unseen_unknown: float = 0.0
+    plate_accuracy_readable: float = 0.0
+    """`plate_accuracy` over the truth passages whose tractor plate is not hidden."""
+    container_accuracy_readable: float = 0.0
+    """`container_accuracy` over the truth containers whose number is not hidden."""
+    plates_hidden: int = 0
+    """Truth tractor plates hidden by occlusion (left out of `plate_accuracy_readable`)."""
+    containers_hidden: int = 0
+    """Truth container numbers hidden by occlusion (left out of `container_accuracy_readable`)."""
     passages: tuple[VehiclePassage, ...] = ()
     """The passages emitted, in order (not part of the JSON)."""
     misses: tuple[dict[str, Any], ...] = ()
@@ -69,7 +79,10 @@ class ReplayReport:
             "passages_found": self.passages_found, "passages_emitted": self.passages_emitted,
             "plate_accuracy": self.plate_accuracy, "container_accuracy": self.container_accuracy,
             "seal_accuracy": self.seal_accuracy, "seals_unseen": self.seals_unseen,
-            "seal_unseen_unknown": self.seal_unseen_unknown, "frames": self.frames,
+            "seal_unseen_unknown": self.seal_unseen_unknown,
+            "plate_accuracy_readable": self.plate_accuracy_readable,
+            "container_accuracy_readable": self.container_accuracy_readable,
+            "plates_hidden": self.plates_hidden, "containers_hidden": self.containers_hidden, "frames": self.frames,
             "corrupt_frames": self.corrupt_frames,
             "wall_s": round(self.wall_s, 3), "fps": round(self.fps, 3), "latency_ms": self.latency_ms,
             "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()}, "counters": self.counters,
@@ -87,9 +100,11 @@ class ReplayReport:
             f"accuracy: plate {self.plate_accuracy:.1%}, container {self.container_accuracy:.1%},"
             f" seal {self.seal_accuracy:.1%} ({self.seals_unseen} containers with doors out of sight:"
             f" {self.seal_unseen_unknown:.0%} reported unknown)",
+            f"readable only ({self.plates_hidden} plates, {self.containers_hidden} numbers hidden by occlusion):"
+            f" plate {self.plate_accuracy_readable:.1%}, container {self.container_accuracy_readable:.1%}",
             f"latency ms: p50 {_ms(lat['p50'])}, p99 {_ms(lat['p99'])}",
             f"stage ms/frame: {stages}",
-            *(f"  miss {m['passage']} ({', '.join(m['conditions']) or 'clear'}): {', '.join(m['wrong'])}"
+            *(f"  miss {m['passage']} ({', '.join(m['conditions']) or 'clear'}): {_wrong_fields(m)}"
               for m in self.misses),
         ])
 
@@ -127,11 +142,15 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
     truth = [p for p in recording.passages() if p.t_enter <= last_t]
     pairs = match_passages(truth, emitted, epoch or 0.0)
     unseen = seal_hits(truth, pairs, seen=False)
+    plates, numbers = plate_hits(truth, pairs), container_hits(truth, pairs)
     return ReplayReport(
         recording=str(recording_dir), passages_truth=len(truth), passages_found=len(pairs),
-        passages_emitted=len(emitted), plate_accuracy=share(plate_hits(truth, pairs)),
-        container_accuracy=share(container_hits(truth, pairs)), seal_accuracy=share(seal_hits(truth, pairs)),
+        passages_emitted=len(emitted), plate_accuracy=share(plates),
+        container_accuracy=share(numbers), seal_accuracy=share(seal_hits(truth, pairs)),
         seals_unseen=len(unseen), seal_unseen_unknown=share(unseen),
+        plate_accuracy_readable=share(readable(plates, plate_hidden(truth))),
+        container_accuracy_readable=share(readable(numbers, number_hidden(truth))),
+        plates_hidden=sum(plate_hidden(truth)), containers_hidden=sum(number_hidden(truth)),
         frames=frames, corrupt_frames=sum(s.stats.corrupt + s.stats.missing for s in sources), wall_s=wall,
         fps=frames / wall if wall > 0 else 0.0, latency_ms=_percentiles(lane.latencies_ms),
         stage_ms=lane.stage_means_ms(), counters=dict(lane.counters), passages=tuple(emitted),
@@ -205,24 +224,46 @@ def seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], *
     return hits
 
 
+def plate_hidden(truth: Sequence[PassageTruth]) -> list[bool]:
+    """Per truth passage, as `plate_hits`: its tractor plate is hidden (no reader can read it exactly)."""
+    return [t.tractor_plate.hidden for t in truth]
+
+
+def number_hidden(truth: Sequence[PassageTruth]) -> list[bool]:
+    """Per truth container, as `container_hits`: its number is hidden (no reader can read it exactly)."""
+    return [c.number_hidden for t in truth for c in t.containers]
+
+
+def readable(hits: Sequence[bool], hidden: Sequence[bool]) -> list[bool]:
+    """The hits of the fields that are not hidden: what a perfect reader could get right."""
+    return [hit for hit, gone in zip(hits, hidden, strict=True) if not gone]
+
+
 def passage_misses(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage]) -> list[dict[str, Any]]:
     """Per truth passage that any score counts wrong: which fields, the truth, and what the matched passage read.
-    The scores above decide what is wrong; this only lays it out, so a person can see why."""
+    The scores above decide what is wrong; this only lays it out, so a person can see why. `hidden` names the wrong
+    fields that occlusion explains: the plate, hidden; the containers, every number missed hidden."""
     plates, numbers, seals = plate_hits(truth, pairs), iter(container_hits(truth, pairs)), iter(seal_hits(truth, pairs))
     misses = []
     for i, t in enumerate(truth):
         passage = pairs.get(i)
         wrong = [] if passage else ["not found"]
+        hidden: list[str] = []
         if not plates[i]:
             wrong.append("plate")
-        if not all([next(numbers) for _ in t.containers]):
+            if t.tractor_plate.hidden:
+                hidden.append("plate")
+        missed = [c for c in t.containers if not next(numbers)]
+        if missed:
             wrong.append("container")
+            if all(c.number_hidden for c in missed):
+                hidden.append("container")
         if not all([next(seals) for c in t.containers if doors_seen(c)]):
             wrong.append("seal")
         if wrong:
             misses.append({
                 "passage": t.passage_id, "t_enter": round(t.t_enter, 2), "conditions": list(t.conditions),
-                "wrong": wrong, "plate": t.tractor_plate.text,
+                "wrong": wrong, "hidden": hidden, "plate": t.tractor_plate.text,
                 "plates_read": [p.text for p in passage.plates] if passage else [],
                 "containers": [c.number for c in t.containers],
                 "containers_read": [c.number for c in passage.containers] if passage else [],
@@ -230,6 +271,11 @@ def passage_misses(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassag
                 "seals_read": [s.state for s in passage.seals] if passage else [],
             })
     return misses
+
+
+def _wrong_fields(miss: dict[str, Any]) -> str:
+    """A miss's wrong fields for a person, those no reader could read marked."""
+    return ", ".join(f"{field} (hidden)" if field in miss.get("hidden", ()) else field for field in miss["wrong"])
 
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

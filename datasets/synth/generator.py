@@ -219,7 +219,7 @@ def generate(out_dir: str | Path, *, lane_id: str = "in-1", direction: Literal["
                          storage, conditions_share, start_utc)
     passages = plan(duration_s=settings.duration_s, trucks_per_hour=settings.trucks_per_hour, seed=seed,
                     lane_id=lane_id, direction=direction, mismatch_share=mismatch_share,
-                    conditions_share=conditions_share, start_utc=start_utc)
+                    conditions_share=conditions_share, start_utc=start_utc, find_hidden=True)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(passages) >= 3 else 1
     root = Path(out_dir)

@@ -35,6 +35,7 @@ from datasets.synth.identifiers import (
 from datasets.synth.plates import PlateColor, PlateSpec
 from datasets.synth.specs import ContainerPosition, ContainerSpec, TruckKind, TruckSpec
 from datasets.synth.textures import Color, jitter_color
+from datasets.synth.truck import TextId, hidden_texts
 
 #: The truck's front bumper when a passage starts (just behind the rear camera) and its rear when it ends.
 X_START_M = -26.0
@@ -95,8 +96,13 @@ class PlannedPassage:
 
 
 def plan(*, duration_s: float, trucks_per_hour: float, seed: int, lane_id: str, direction: Literal["in", "out"],
-         mismatch_share: float, conditions_share: float, start_utc: float) -> list[PlannedPassage]:
-    """All passages that fit in the recording, with their truth and declarations."""
+         mismatch_share: float, conditions_share: float, start_utc: float,
+         find_hidden: bool = False) -> list[PlannedPassage]:
+    """All passages that fit in the recording, with their truth and declarations.
+
+    `find_hidden` marks in the truth the plates and numbers that occlusion covers on every copy: it paints each
+    occluded truck's faces once more (some 0.4 s a truck), so only a recording's writer asks for it.
+    """
     rng = np.random.default_rng([seed, 7])
     drafts: list[tuple[float, TruckSpec, Motion]] = []
     t_free = 0.0
@@ -118,8 +124,9 @@ def plan(*, duration_s: float, trucks_per_hour: float, seed: int, lane_id: str, 
         passage_id = f"{lane_id}-{seed}-{index:05d}"
         declaration = None if mismatch == "unknown_truck" else _declaration(
             rng, final, declared, passage_id, start, start_utc, direction)
+        hidden = hidden_texts(final) if find_hidden else frozenset()
         truth = _passage_truth(final, passage_id, lane_id, direction, start, start + motion.duration_s,
-                               declaration, mismatch)
+                               declaration, mismatch, hidden)
         passages.append(PlannedPassage(index, final, motion, truth, declaration))
     return passages
 
@@ -284,21 +291,24 @@ def _declaration(rng: np.random.Generator, spec: TruckSpec, containers: list[Dec
     )
 
 
-def _plate_truth(plate: PlateSpec) -> PlateTruth:
-    return PlateTruth(text=plate.text, format=plate.format, color=plate.color, lines=plate.lines)
+def _plate_truth(plate: PlateSpec, role: str, hidden: frozenset[TextId]) -> PlateTruth:
+    return PlateTruth(text=plate.text, format=plate.format, color=plate.color, lines=plate.lines,
+                      hidden=("plate", role, plate.text) in hidden)
 
 
 def _passage_truth(spec: TruckSpec, passage_id: str, lane_id: str, direction: Literal["in", "out"], start: float,
-                   end: float, declaration: Declaration | None, mismatch: Mismatch) -> PassageTruth:
+                   end: float, declaration: Declaration | None, mismatch: Mismatch,
+                   hidden: frozenset[TextId]) -> PassageTruth:
     containers = [
         ContainerTruth(number=b.number, size_type=b.size_type, length_ft=b.length_ft, position=b.position,
-                       vertical=b.vertical, seal=SealTruth(present=b.seal_present, number=b.seal_number))
+                       vertical=b.vertical, seal=SealTruth(present=b.seal_present, number=b.seal_number),
+                       number_hidden=("container_number", "", b.number) in hidden)
         for b in spec.containers
     ]
     return PassageTruth(
         passage_id=passage_id, lane_id=lane_id, direction=direction, t_enter=round(start, 3), t_exit=round(end, 3),
-        tractor_plate=_plate_truth(spec.tractor_plate),
-        trailer_plate=_plate_truth(spec.trailer_plate) if spec.trailer_plate else None,
+        tractor_plate=_plate_truth(spec.tractor_plate, "tractor", hidden),
+        trailer_plate=_plate_truth(spec.trailer_plate, "trailer", hidden) if spec.trailer_plate else None,
         containers=containers, conditions=list(spec.conditions),
         declaration_id=declaration.declaration_id if declaration else None, mismatch=mismatch,
     )

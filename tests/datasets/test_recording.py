@@ -175,6 +175,29 @@ def test_truncated_passages_lose_only_the_last_line(tmp_path: Path) -> None:
     assert rec.errors.count == 1
 
 
+def test_passages_written_before_hidden_texts_read_as_readable(tmp_path: Path) -> None:
+    write_recording(tmp_path)
+    old = (b'{"passage_id":"p1","lane_id":"L1","direction":"in","t_enter":0.0,"t_exit":0.4,"tractor_plate":'
+           b'{"text":"51C12345","format":"vn","color":"yellow","lines":1},"containers":[{"number":"MSCU1234565",'
+           b'"size_type":"22G1","length_ft":20,"position":"single","seal":{"present":true,"number":"VN123456"}}],'
+           b'"declaration_id":"d1"}\n')
+    (tmp_path / "passages.jsonl").write_bytes(old)
+    (read,) = Recording.open(tmp_path).passages()
+    assert read == passage()
+    assert not read.tractor_plate.hidden
+    assert not read.containers[0].number_hidden
+
+
+def test_hidden_texts_round_trip(tmp_path: Path) -> None:
+    truth = passage()
+    hidden = msgspec.structs.replace(
+        truth, tractor_plate=msgspec.structs.replace(truth.tractor_plate, hidden=True),
+        containers=[msgspec.structs.replace(truth.containers[0], number_hidden=True)])
+    with RecordingWriter(tmp_path, make_meta("frames")) as writer:
+        writer.add_passage(hidden)
+    assert list(Recording.open(tmp_path).passages()) == [hidden]
+
+
 def test_missing_truth_files_read_as_empty(tmp_path: Path) -> None:
     write_recording(tmp_path)
     (tmp_path / "declarations.jsonl").unlink()

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets.recording import OBJECT_CLASSES, Recording, View
+from datasets.recording import OBJECT_CLASSES, PassageTruth, Recording, View
 from datasets.synth import ensure_demo_recording, generate, is_valid_cn_plate, is_valid_iso6346, is_valid_vn_plate
 from datasets.synth.cameras import Camera, intrinsics, look_at
 from datasets.synth.command import main
@@ -21,7 +21,7 @@ from datasets.synth.conditions import CONDITIONS, FrameEffects, NoiseBank
 from datasets.synth.generator import GeneratorError, _Lane, _settings
 from datasets.synth.glyphs import paint, text_ink
 from datasets.synth.render import Pose, render_view, visible_faces
-from datasets.synth.scenario import plan
+from datasets.synth.scenario import PlannedPassage, plan
 from datasets.synth.truck import FACES, build_face, face_frames
 
 SIZE = (480, 270)
@@ -224,6 +224,41 @@ def test_every_hard_condition_renders(condition: str) -> None:
         assert all(e.attrs.get("dirty") for e in texts)
     if condition == "jpeg":
         assert effects.quality < 40
+
+
+def _flags(truth: PassageTruth) -> dict[tuple[str, str, str], bool]:
+    """(class, role, text) → hidden, for each plate and number of a truth passage."""
+    flags = {("plate", "tractor", truth.tractor_plate.text): truth.tractor_plate.hidden}
+    if truth.trailer_plate:
+        flags[("plate", "trailer", truth.trailer_plate.text)] = truth.trailer_plate.hidden
+    return flags | {("container_number", "", c.number): c.number_hidden for c in truth.containers}
+
+
+def test_truth_marks_texts_hidden_on_every_painted_copy() -> None:
+    """Occlusion hides a plate or number when it covers every copy the sprites paint; other passages hide nothing,
+    and finding out draws nothing from the plan's random stream."""
+    def lane(find_hidden: bool) -> list[PlannedPassage]:
+        return plan(duration_s=150, trucks_per_hour=300, seed=0, lane_id="in-1", direction="in", mismatch_share=0,
+                    conditions_share=1.0, start_utc=0, find_hidden=find_hidden)
+
+    passages, unmarked = lane(True), lane(False)
+    assert [(p.spec, p.declaration) for p in passages] == [(p.spec, p.declaration) for p in unmarked]
+    assert not any(any(_flags(p.truth).values()) for p in unmarked)
+    seen: set[tuple[str, bool]] = set()
+    for passage in passages:
+        marked = _flags(passage.truth)
+        if "occlusion" not in passage.spec.conditions:
+            assert not any(marked.values()), passage.truth
+            continue
+        copies: dict[tuple[str, str, str], list[bool]] = {}
+        for face in FACES:
+            for e in build_face(passage.spec, face).elements:
+                if e.cls in ("plate", "container_number") and e.text:
+                    key = (e.cls, str(e.attrs.get("role", "")), e.text)
+                    copies.setdefault(key, []).append(bool(e.attrs.get("occluded")))
+        assert marked == {key: all(occluded) for key, occluded in copies.items()}
+        seen |= {(key[0], hidden) for key, hidden in marked.items()}
+    assert seen >= {("plate", True), ("plate", False), ("container_number", True)}
 
 
 def test_video_storage_writes_a_readable_video(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from vision.replay import ReplayReport, replay
 ROOT = Path(__file__).resolve().parents[2]
 CAMERAS = ("rear", "side_left")
 KEYS = {"passages_truth", "passages_found", "plate_accuracy", "container_accuracy", "seal_accuracy", "fps",
-        "latency_ms"}
+        "latency_ms", "plate_accuracy_readable", "container_accuracy_readable", "plates_hidden", "containers_hidden"}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,8 @@ def test_replay_report_has_the_issue_keys_and_sane_figures(report: ReplayReport)
     result = report
     data = json.loads(json.dumps(result.to_json()))
     assert data.keys() >= KEYS
-    for key in ("plate_accuracy", "container_accuracy", "seal_accuracy"):
+    for key in ("plate_accuracy", "container_accuracy", "seal_accuracy", "plate_accuracy_readable",
+                "container_accuracy_readable"):
         assert 0.0 <= data[key] <= 1.0
     assert data["passages_truth"] >= 1
     assert 1 <= data["passages_found"] <= data["passages_truth"]

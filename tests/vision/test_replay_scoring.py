@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from bus.messages import ContainerRead, PlateRead, SealRead, VehiclePassage
 from datasets.recording import ContainerTruth, PassageTruth, PlateTruth, SealTruth
 from vision.replay import (
+    ReplayReport,
     confidence_table,
     container_hits,
     match_passages,
+    number_hidden,
     passage_misses,
+    plate_hidden,
     plate_hits,
+    readable,
     seal_hits,
     share,
 )
@@ -79,3 +85,57 @@ def test_confidence_table_counts_right_and_wrong_reads_at_each_threshold() -> No
     assert table["plate"] == {"0.50": [1, 1], "0.95": [0, 0]}  # every read here has confidence 0.9
     assert table["container"] == {"0.50": [2, 0], "0.95": [0, 0]}
     assert table["seal"] == {"0.50": [1, 1], "0.95": [0, 0]}  # the front box's unseen door is not counted
+
+
+def hide(t: PassageTruth, *, plate: bool = False, numbers: tuple[str, ...] = ()) -> PassageTruth:
+    """The truth passage with its tractor plate and the given container numbers marked hidden by occlusion."""
+    return msgspec.structs.replace(
+        t, tractor_plate=msgspec.structs.replace(t.tractor_plate, hidden=plate),
+        containers=[msgspec.structs.replace(c, number_hidden=c.number in numbers) for c in t.containers])
+
+
+HIDDEN = [TRUTH[0], hide(TRUTH[1], plate=True, numbers=("TGHU1234561",)), hide(TRUTH[2], numbers=("MSKU0000001",))]
+
+
+def test_readable_scores_leave_out_hidden_texts() -> None:
+    pairs = match_passages(HIDDEN, EMITTED, EPOCH)
+    plates, numbers = plate_hits(HIDDEN, pairs), container_hits(HIDDEN, pairs)
+    assert plates == plate_hits(TRUTH, pairs)  # hiding changes no hit, only what the readable scores count
+    assert numbers == container_hits(TRUTH, pairs)
+    assert plate_hidden(HIDDEN) == [False, True, False]
+    assert number_hidden(HIDDEN) == [False, False, True, True]
+    assert share(readable(plates, plate_hidden(HIDDEN))) == 0.5  # a right, c missed; b's hidden plate left out
+    assert share(readable(numbers, number_hidden(HIDDEN))) == 1.0  # only the hidden numbers were missed
+    assert plate_hidden(TRUTH) == [False] * 3  # truth without the marks: every text readable
+
+
+def test_misses_say_which_wrong_fields_were_hidden() -> None:
+    pairs = match_passages(HIDDEN, EMITTED, EPOCH)
+    b, c = passage_misses(HIDDEN, pairs)
+    assert b["wrong"] == ["plate", "container", "seal"]
+    assert b["hidden"] == ["plate", "container"]  # the one number missed was hidden
+    assert c["hidden"] == ["container"]  # c's plate was readable: the miss is the pipeline's (c was never found)
+    assert [m["hidden"] for m in passage_misses(TRUTH, pairs)] == [[], []]
+    mixed = [TRUTH[0], hide(TRUTH[1], numbers=("CSQU3054383",))]  # a hidden number read, a readable one missed
+    assert passage_misses(mixed, match_passages(mixed, EMITTED, EPOCH))[0]["hidden"] == []
+
+
+def test_report_shows_the_readable_scores_beside_the_others() -> None:
+    pairs = match_passages(HIDDEN, EMITTED, EPOCH)
+    report = ReplayReport(
+        recording="r", passages_truth=3, passages_found=2, passages_emitted=2, plate_accuracy=0.3333,
+        container_accuracy=0.5, seal_accuracy=0.3333, frames=10, corrupt_frames=0, wall_s=1.0, fps=10.0,
+        latency_ms={"p50": 1.0, "p99": 2.0}, stage_ms={}, plate_accuracy_readable=0.5,
+        container_accuracy_readable=1.0, plates_hidden=1, containers_hidden=2,
+        misses=tuple(passage_misses(HIDDEN, pairs)))
+    data = report.to_json()
+    assert data["plate_accuracy"] == 0.3333
+    assert data["container_accuracy"] == 0.5
+    assert {k: data[k] for k in ("plate_accuracy_readable", "container_accuracy_readable", "plates_hidden",
+                                 "containers_hidden")} == {"plate_accuracy_readable": 0.5,
+                                                           "container_accuracy_readable": 1.0,
+                                                           "plates_hidden": 1, "containers_hidden": 2}
+    assert data["misses"][0]["hidden"] == ["plate", "container"]
+    summary = report.summary()
+    assert "readable only (1 plates, 2 numbers hidden by occlusion): plate 50.0%, container 100.0%" in summary
+    assert "miss b (rain): plate (hidden), container (hidden), seal" in summary
