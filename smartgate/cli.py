@@ -368,6 +368,20 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def _train_ocr_arguments(parser: argparse.ArgumentParser) -> None:
+    from vision.training.command import add_train_ocr_arguments
+
+    add_train_ocr_arguments(parser)
+
+
+@command("train-ocr", "fine-tune the text recogniser's last layer on synthetic gate text (--quick: a tiny check)",
+         _train_ocr_arguments)
+def _train_ocr(args: argparse.Namespace) -> int:
+    from vision.training.command import run_train_ocr
+
+    return run_train_ocr(args)
+
+
 from smartgate import cli_sim, cli_yard  # noqa: E402, F401 - register the yard, calibration and simulation commands
 
 if __name__ == "__main__":

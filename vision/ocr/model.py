@@ -22,6 +22,8 @@ MODEL_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("rapidocr", "PP-OCRv6_rec_small.onnx"),
 )
 INPUT_HEIGHT = 48
+#: PP-OCRv4 with its last layer fine-tuned on synthetic gate text (`vision/ocr/head_training.py`).
+TUNED_MODEL = Path(__file__).resolve().parents[1] / "models" / "gate_ocr_rec.onnx"
 
 
 class ModelNotFoundError(RuntimeError):
@@ -40,9 +42,14 @@ def installed_model(candidates: tuple[tuple[str, str], ...], what: str) -> Path:
     raise ModelNotFoundError(f"no {what} installed (pip install --no-deps rapidocr_onnxruntime==1.4.4)")
 
 
-def default_model_path() -> Path:
-    """The PP-OCR recognition model of the rapidocr wheel."""
+def wheel_model_path() -> Path:
+    """The PP-OCR recognition model of the rapidocr wheel, as PaddleOCR trained it."""
     return installed_model(MODEL_CANDIDATES, "PP-OCR recognition model")
+
+
+def default_model_path() -> Path:
+    """The shipped model, whose last layer `smartgate train-ocr` fine-tuned on gate text; else the wheel's own."""
+    return TUNED_MODEL if TUNED_MODEL.is_file() else wheel_model_path()
 
 
 class RecognitionModel:

@@ -58,6 +58,10 @@ class TextRecognizer:
         out[:, :, :width] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
         return out
 
+    def line_input(self, line: np.ndarray) -> np.ndarray:
+        """One line as the model takes it (CHW, padded to its width bucket), as `recognize` batches it."""
+        return self._tensor(line, math.ceil(self._input_width(line) / BUCKET) * BUCKET)
+
     def recognize(self, lines: Sequence[np.ndarray]) -> list[Evidence]:
         """Evidence for each line, in order; lines must be BGR uint8 (see `lines.check_crop`)."""
         buckets: dict[int, list[int]] = defaultdict(list)

@@ -1,4 +1,5 @@
-"""`smartgate train` and `smartgate export`: the command lines of `train.run` and `export.export_onnx`.
+"""`smartgate train`, `smartgate export` and `smartgate train-ocr`: the command lines of `train.run`,
+`export.export_onnx` and `vision.ocr.head_training.run`.
 
 Only the standard library is imported at module level, so `smartgate --help` stays fast and a machine without
 torch gets a one-line answer (exit 2) saying how to install the training extras.
@@ -233,4 +234,44 @@ def run_export(args: argparse.Namespace) -> int:
     with redirect_stdout(sys.stderr):  # the exporters' chatter; stdout keeps the one result line
         target = export_onnx(args.weights, args.out, (imgsz[0], imgsz[1]), args.opset)
     print(json.dumps({"onnx": str(target), "bytes": target.stat().st_size, "input": [1, 3, *imgsz]}))
+    return EXIT_OK
+
+
+# --- smartgate train-ocr --------------------------------------------------------------------------------------------
+
+def add_train_ocr_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `smartgate train-ocr`; unset ones keep the recipe's value (`OcrRecipe`, MODEL_CARD.md)."""
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="work folder: recordings, metrics.json")
+    parser.add_argument("--onnx", type=Path, metavar="FILE",
+                        help="recognition model to write (default DIR/gate_ocr_rec.onnx; the product reads "
+                        "vision/models/gate_ocr_rec.onnx)")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute) that checks the pipeline")
+    parser.add_argument("--epochs", type=_positive_int)
+    parser.add_argument("--train-seeds", type=_seeds, metavar="SEEDS", help="synthetic recordings to train on")
+    parser.add_argument("--val-seeds", type=_seeds, metavar="SEEDS", help="synthetic recordings held out")
+    parser.add_argument("--duration", type=_positive_float, metavar="S", help="seconds of footage per training seed")
+    parser.add_argument("--threads", type=_positive_int, help="ONNX Runtime threads (default: all cores)")
+
+
+def run_train_ocr(args: argparse.Namespace) -> int:
+    """Fine-tune, write the model, print one JSON line of figures. Exit 2 for a bad option or no torch/onnx."""
+    missing = missing_packages(("torch", "onnx"))
+    if missing:
+        print(f"smartgate: error: smartgate train-ocr needs {', '.join(missing)} (not installed); install the "
+              f"training extras with: {INSTALL_HINT}", file=sys.stderr)
+        return EXIT_USAGE
+    from vision.ocr.head_training import QUICK, OcrRecipe, run
+
+    recipe = QUICK if args.quick else OcrRecipe()
+    overrides = {"epochs": args.epochs, "train_seeds": args.train_seeds, "val_seeds": args.val_seeds,
+                 "duration_s": args.duration}
+    recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+    overlap = set(recipe.train_seeds) & set(recipe.val_seeds)
+    if overlap:
+        print(f"smartgate: error: seeds {sorted(overlap)} are both trained on and held out", file=sys.stderr)
+        return EXIT_USAGE
+    logging.getLogger("vision.ocr").setLevel(logging.INFO)
+    report = run(recipe, args.out, args.onnx or args.out / "gate_ocr_rec.onnx", threads=args.threads)
+    print(json.dumps({key: report[key] for key in ("model", "lines", "losses", "val_exact_before",
+                                                    "val_exact_after", "seconds")}))
     return EXIT_OK
