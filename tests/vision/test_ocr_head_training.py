@@ -1,0 +1,108 @@
+"""`smartgate train-ocr`: the recogniser's last layer fine-tuned on synthetic gate text, end to end in a process,
+then read by the product; its refusals; the graph surgery it relies on; and the shipped model's provenance."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from tests.vision.test_training_cycle import needs_extras, one_error_line, smartgate
+from vision.ocr.evaluate import evaluate_containervision
+from vision.ocr.model import TUNED_MODEL, default_model_path, wheel_model_path
+from vision.ocr.reader import TextReader
+from vision.ocr.recognizer import TextRecognizer
+from vision.seals.data import SHARED
+
+
+@needs_extras
+def test_quick_fine_tune_writes_a_model_the_reader_loads(tmp_path: Path) -> None:
+    import onnx
+
+    from vision.ocr.head_training import find_head, head_weights
+
+    done = smartgate("train-ocr", "--quick", "--out", "run", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    model = tmp_path / "run" / "gate_ocr_rec.onnx"
+    assert tmp_path / summary["model"] == model
+    assert summary["lines"]["train"] > 20
+    assert summary["lines"]["val"] > 20
+    assert all(math.isfinite(loss) and loss > 0 for loss in summary["losses"])
+    assert set(summary["val_exact_after"]) <= {"plate", "container_number", "size_type"}
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["recipe"]["epochs"] == 1
+
+    base, tuned = onnx.load(str(wheel_model_path())), onnx.load(str(model))
+    (w0, b0), (w1, b1) = head_weights(base, find_head(base)), head_weights(tuned, find_head(tuned))
+    assert w1.shape == w0.shape
+    assert b1.shape == b0.shape
+    assert not np.allclose(w1, w0)  # the layer learnt
+    assert float(np.abs(w1 - w0).max()) < 1.0  # and stayed near where it started
+    metadata = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_modelmeta()
+    assert "smartgate_head_recipe" in metadata.custom_metadata_map
+
+    recognizer = TextRecognizer(model, threads=1)
+    assert recognizer.model.classes == TextRecognizer(wheel_model_path(), threads=1).model.classes
+    plate = np.full((40, 200, 3), 230, np.uint8)
+    import cv2
+
+    cv2.putText(plate, "51C12345", (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (20, 20, 20), 2)
+    read = TextReader(recognizer).read_plates([plate])[0]
+    assert read.text  # the tuned model still reads a plain printed plate into something
+
+
+@needs_extras
+def test_train_ocr_refuses_seeds_both_trained_on_and_held_out(tmp_path: Path) -> None:
+    done = smartgate("train-ocr", "--out", "run", "--train-seeds", "1-3", "--val-seeds", "3", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "seeds [3] are both trained on and held out" in one_error_line(done)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_ocr_without_torch_says_how_to_install_it(tmp_path: Path) -> None:
+    done = smartgate("train-ocr", "--quick", "--out", "run", cwd=tmp_path, block="torch")
+    assert done.returncode == 2
+    line = one_error_line(done)
+    assert "needs torch (not installed)" in line
+    assert "requirements-train.lock" in line
+    assert not (tmp_path / "run").exists()
+
+
+@needs_extras
+def test_find_head_refuses_a_graph_without_a_final_linear_softmax() -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from vision.ocr.head_training import find_head
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    with pytest.raises(ValueError, match="MatMul"):
+        find_head(helper.make_model(graph))
+    base = onnx.load(str(wheel_model_path()))
+    head = find_head(base)
+    assert head.weight != head.bias
+
+
+def test_the_product_reads_with_the_shipped_fine_tuned_model() -> None:
+    """The shipped model is the one the reader loads and says how it was made; on the real ContainerVision number
+    crops it reads at least as many numbers exactly as the wheel's model (fine-tuning on synthetic text must not cost
+    real text)."""
+    assert TUNED_MODEL.is_file()
+    assert default_model_path() == TUNED_MODEL
+    session = ort.InferenceSession(str(TUNED_MODEL), providers=["CPUExecutionProvider"])
+    recipe = json.loads(session.get_modelmeta().custom_metadata_map["smartgate_head_recipe"])
+    assert recipe["epochs"] >= 1
+    assert set(recipe["train_seeds"]).isdisjoint({9401, 9402})  # the held-out recordings of RESULTS.md
+    if not (SHARED / "labels.jsonl").is_file():
+        pytest.skip(f"no ContainerVision images at {SHARED}")
+    tuned = evaluate_containervision(SHARED, TextReader(TextRecognizer(TUNED_MODEL, threads=1)))
+    wheel = evaluate_containervision(SHARED, TextReader(TextRecognizer(wheel_model_path(), threads=1)))
+    assert tuned["numbers"]["total"] == 50
+    assert tuned["numbers"]["exact"] >= wheel["numbers"]["exact"]
+    assert tuned["size_types"]["exact"] >= wheel["size_types"]["exact"]
