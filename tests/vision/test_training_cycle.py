@@ -140,12 +140,16 @@ def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], message: 
     assert done.stdout == ""
 
 
-@pytest.mark.parametrize("command", [["train", "--quick", "--out", "run"], ["export", "w.pt", "--out", "m.onnx"]])
-def test_missing_extras_say_how_to_install_them(tmp_path: Path, command: list[str]) -> None:
-    done = smartgate(*command, cwd=tmp_path, block="ultralytics onnxscript")
+@pytest.mark.parametrize(("command", "block"), [
+    (["train", "--quick", "--out", "run"], "ultralytics onnxscript"),
+    (["export", "w.pt", "--out", "m.onnx"], "ultralytics onnxscript"),
+    (["train-ocr", "--quick", "--out", "run"], "torch"),
+])
+def test_missing_extras_say_how_to_install_them(tmp_path: Path, command: list[str], block: str) -> None:
+    done = smartgate(*command, cwd=tmp_path, block=block)
     assert done.returncode == 2
     line = one_error_line(done)
-    assert "needs ultralytics, onnxscript (not installed)" in line
+    assert f"needs {block.replace(' ', ', ')} (not installed)" in line
     assert "requirements-train.lock" in line
     assert not (tmp_path / "run").exists()
 

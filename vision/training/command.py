@@ -33,8 +33,8 @@ def missing_packages(names: tuple[str, ...] = TRAIN_PACKAGES) -> list[str]:
     return [name for name in names if importlib.util.find_spec(name) is None]
 
 
-def _refuse_without_extras(command: str) -> bool:
-    missing = missing_packages()
+def _refuse_without_extras(command: str, names: tuple[str, ...] = TRAIN_PACKAGES) -> bool:
+    missing = missing_packages(names)
     if missing:
         print(f"smartgate: error: {command} needs {', '.join(missing)} (not installed); install the training "
               f"extras with: {INSTALL_HINT}", file=sys.stderr)
@@ -255,10 +255,7 @@ def add_train_ocr_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train_ocr(args: argparse.Namespace) -> int:
     """Fine-tune, write the model, print one JSON line of figures. Exit 2 for a bad option or no torch/onnx."""
-    missing = missing_packages(("torch", "onnx"))
-    if missing:
-        print(f"smartgate: error: smartgate train-ocr needs {', '.join(missing)} (not installed); install the "
-              f"training extras with: {INSTALL_HINT}", file=sys.stderr)
+    if _refuse_without_extras("smartgate train-ocr", ("torch", "onnx")):
         return EXIT_USAGE
     from vision.ocr.head_training import QUICK, OcrRecipe, run
 
