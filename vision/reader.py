@@ -172,7 +172,7 @@ class ImageReader:
 
     def read_plates(self, frame: np.ndarray, dets: Detections) -> list[PlateResult]:
         plates = dets[dets.class_id == class_index("plate")]
-        crops = [_crop(frame, box, self.config.plate_pad) for box in plates.xyxy]
+        crops = [padded_crop(frame, box, self.config.plate_pad) for box in plates.xyxy]
         reads = self.text.read_plates(crops) if crops else []
         return [PlateResult(read.text, read.format, round(float(conf) * read.confidence, 4), rounded_box(box))
                 for read, conf, box in zip(reads, plates.confidence, plates.xyxy, strict=True) if read.text]
@@ -182,10 +182,10 @@ class ImageReader:
         if not len(numbers):
             return []
         sizes = dets[dets.class_id == class_index("size_type")]
-        crops = [_crop(frame, box, self.config.number_pad) for box in numbers.xyxy]
+        crops = [padded_crop(frame, box, self.config.number_pad) for box in numbers.xyxy]
         reads = self.text.read_container_numbers(crops)
         nearest = _nearest(numbers.xyxy, sizes.xyxy, self.config.size_type_max_gap)
-        size_crops = [_crop(frame, sizes.xyxy[i], self.config.number_pad) for i in nearest if i >= 0]
+        size_crops = [padded_crop(frame, sizes.xyxy[i], self.config.number_pad) for i in nearest if i >= 0]
         size_reads = iter(self.text.read_size_types(size_crops) if size_crops else [])
         out: list[ContainerResult] = []
         for read, conf, box, size_at in zip(reads, numbers.confidence, numbers.xyxy, nearest, strict=True):
@@ -224,7 +224,8 @@ def _nearest(numbers: np.ndarray, sizes: np.ndarray, max_gap: float) -> list[int
     return [int(b) if good else -1 for b, good in zip(best, ok, strict=True)]
 
 
-def _crop(frame: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.ndarray:
+def padded_crop(frame: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.ndarray:
+    """The box grown by `pad` (shares of its width and height) on each side, clipped to the frame."""
     x0, y0, x1, y1 = (float(v) for v in box)
     dx, dy = pad[0] * (x1 - x0), pad[1] * (y1 - y0)
     h, w = frame.shape[:2]

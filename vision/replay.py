@@ -32,6 +32,7 @@ import numpy as np
 from bus.messages import SealRead, VehiclePassage
 from datasets.recording import ContainerTruth, PassageTruth, Recording
 from datasets.sources import Frame, RecordingSource, SourceError
+from vision.grammar.alphabet import plain
 from vision.pipeline import LanePipeline
 
 log = logging.getLogger(__name__)
@@ -304,11 +305,6 @@ def confidence_table(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePass
 def doors_seen(container: ContainerTruth) -> bool:
     """The rear of a truck shows the doors of its single or rear box; the front box's doors face the rear box."""
     return container.position != "front"
-
-
-def plain(text: str) -> str:
-    """A plate's characters without separators: truth writes `宁B·53392`, the grammar may write `宁B53392`."""
-    return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
 def share(hits: list[bool]) -> float:

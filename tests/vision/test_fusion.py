@@ -71,6 +71,26 @@ def test_summed_evidence_beats_one_confident_outlier() -> None:
     assert passage.frames_seen == 6
 
 
+def part(text: str, conf: float) -> PlateObservation:
+    return PlateObservation(text=text, confidence=conf, box=PLATE_BOX, format="unknown", role="trailer")
+
+
+def test_a_read_of_part_of_the_plate_does_not_dilute_its_confidence() -> None:
+    """One line of a two-line plate read alone (`46079` of `81R-460.79`) neither confirms nor contradicts it; a read
+    of another plate still does."""
+    reads = [{"plates": [plate("81R-460.79", 0.9, "trailer")]}] * 3
+    reads += [{"plates": [part("46079", 0.9)]}] * 4 + [{"plates": [part("81R", 0.5)]}]
+    reads += [{"plates": [plate("61R-460.79", 0.6, "trailer")]}]
+    (read,) = run(PassageFuser("in-1", "in"), frames(reads)).plates
+    assert read.text == "46079"  # the part read most often still wins: parts are not added to a whole
+    assert read.format == "unknown"
+    assert read.confidence == pytest.approx(3.6 / 7.4 * 0.9)  # and, of no known format, gets no help
+    reads += [{"plates": [plate("81R-460.79", 0.9, "trailer")]}] * 2
+    (read,) = run(PassageFuser("in-1", "in"), frames(reads)).plates
+    assert read.text == "81R-460.79"
+    assert read.confidence == pytest.approx(4.5 / (4.5 + 0.6) * 0.9)  # 46079 and 81R left out of the total
+
+
 def test_tractor_and_trailer_plates_are_fused_separately() -> None:
     reads = [{"plates": [plate("34C-720.01", 0.9), plate("64R-580.77", 0.8, "trailer")]}] * 3
     reads += [{"plates": [plate("34C-720.01", 0.7, "unknown")]}]

@@ -126,6 +126,16 @@ def test_spurious_character_is_dropped() -> None:
     assert read.check_digit_ok
 
 
+def test_a_character_torn_between_two_readings_is_not_dropped_to_fit_a_shorter_format() -> None:
+    ev = evidence_from_text("81R46079")
+    torn = ev.probs.copy()
+    torn[-1] = 0.01 / len(ALPHABET)
+    torn[-1, INDEX["9"]] = torn[-1, INDEX["5"]] = 0.41
+    torn[4, INDEX["6"]], torn[6, INDEX["7"]] = 0.52, 0.6  # a hesitant read, as a small padded crop gives
+    read = read_plate(Evidence(torn, ev.raw))
+    assert read.text in ("81R-460.79", "81R-460.75")  # the 8-character format, not `81R-4607`
+
+
 @pytest.mark.parametrize(
     ("seen", "code", "known"),
     [("22G1", "22G1", True), ("2261", "22G1", True), ("4SG1", "45G1", True), ("L5G1", "L5G1", True),

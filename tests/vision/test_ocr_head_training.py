@@ -77,3 +77,45 @@ def test_find_head_refuses_a_graph_without_a_final_linear_softmax() -> None:
     base = onnx.load(str(wheel_model_path()))
     head = find_head(base)
     assert head.weight != head.bias
+
+
+@pytest.mark.parametrize(("kind", "box", "expected"), [
+    ("plate", (0, 0, 60, 12), True),  # one line, 12 px high
+    ("plate", (0, 0, 60, 9), False),
+    ("plate", (0, 0, 40, 22), True),  # two lines of 11 px
+    ("plate", (0, 0, 40, 19), False),  # two lines of 9.5 px: not trained on
+    ("container_number", (0, 0, 200, 12), True),
+    ("container_number", (0, 0, 12, 200), True),  # vertical: its width is a character's
+    ("container_number", (0, 0, 9, 200), False),
+    ("size_type", (5, 5, 45, 14), False),
+])
+def test_only_legible_truth_lines_are_trained_on(kind: str, box: tuple[float, float, float, float],
+                                                  expected: bool) -> None:
+    from vision.ocr.head_training import legible
+
+    assert legible(kind, box, min_line_px=10) is expected
+
+
+def test_training_crops_are_padded_as_the_pipeline_pads_a_detected_box() -> None:
+    from vision.ocr.head_training import detector_like_crop
+    from vision.reader import ReaderConfig
+
+    frame = np.zeros((200, 400, 3), np.uint8)
+    box = (100.0, 50.0, 200.0, 90.0)  # 100 x 40
+    pad_x, pad_y = ReaderConfig().plate_pad
+    exact = detector_like_crop(frame, "plate", box, 0.0, np.random.default_rng(0))
+    assert exact.shape[:2] == (math.ceil(40 * (1 + 2 * pad_y)), math.ceil(100 * (1 + 2 * pad_x)))
+    shapes = {detector_like_crop(frame, "plate", box, 0.04, np.random.default_rng(seed)).shape for seed in range(8)}
+    assert len(shapes) > 1  # the edges move as a detector's would
+    assert all(abs(h - exact.shape[0]) <= 8 and abs(w - exact.shape[1]) <= 20 for h, w, _ in shapes)
+
+
+def test_the_reader_runs_the_shipped_fine_tuned_model_never_trained_on_the_held_out_seeds() -> None:
+    from vision.ocr.model import TUNED_MODEL, default_model_path
+
+    assert default_model_path() == TUNED_MODEL
+    session = ort.InferenceSession(str(TUNED_MODEL), providers=["CPUExecutionProvider"])
+    recipe = json.loads(session.get_modelmeta().custom_metadata_map["smartgate_head_recipe"])
+    assert not {9401, 9402} & set(recipe["train_seeds"])  # the OCR and replay held-out recordings
+    assert recipe["min_line_px"] > 0
+    assert recipe["box_jitter"] > 0

@@ -7,7 +7,8 @@ could outvote five honest 0.8 reads (5 x 1.39). With confidence sums a frame is 
 five frames reading ``12C-123.45`` at 0.8 (4.0) beat one frame reading ``12C-128.45`` at 0.95.
 
 Fused confidence of a winner = (its share of all evidence) x (its mean read confidence): 1 only when every read
-agreed and every read was certain; a split vote or hesitant reads both lower it.
+agreed and every read was certain; a split vote or hesitant reads both lower it. (For plates, reads of a part of the
+winner, such as one line of a two-line plate, are left out of "all evidence": `passage_evidence`.)
 """
 
 from __future__ import annotations
@@ -94,9 +95,6 @@ class Ballot:
                 self.candidates[value] = mine = Candidate()
             mine.absorb(candidate)
         self.total += other.total
-
-    def confidence_of(self, candidate: Candidate) -> float:
-        return fused_confidence(candidate.evidence, self.total, candidate.mean_confidence)
 
     def _make_room(self) -> None:
         if len(self.candidates) >= self.max_candidates:

@@ -21,6 +21,7 @@ from bus.messages import ContainerRead, EvidenceRef, PlateRead, SealRead
 from datasets.synth import is_valid_iso6346
 from vision.fusion.ballot import Ballot, Candidate, fused_confidence, top_vote
 from vision.fusion.observations import ContainerObservation, PlateObservation, SealObservation, Sighting
+from vision.grammar.alphabet import plain
 
 VARIANT_DISTANCE = 2
 #: ISO 6346 category letters: U a freight container, J detachable equipment (a clip-on genset), Z a trailer or
@@ -114,8 +115,10 @@ class PassageEvidence:
             if winner.evidence < self.rules.min_evidence:
                 continue
             fmt = top_vote({k[7:]: v for k, v in winner.votes.items() if k.startswith("format:")}, "unknown")
+            parts = _part_evidence(ballot, text) if fmt in ("vn", "cn") else 0.0
+            confidence = fused_confidence(winner.evidence, ballot.total - parts, winner.mean_confidence)
             found.append(PlateRead(text=text[:16], format=fmt if fmt in ("vn", "cn") else "unknown",  # type: ignore[arg-type]
-                                   role=role, confidence=ballot.confidence_of(winner),  # type: ignore[arg-type]
+                                   role=role, confidence=confidence,  # type: ignore[arg-type]
                                    evidence=evidence(f"plate-{role}", winner)))
         return found
 
@@ -217,6 +220,15 @@ def _seal_logit(confidence: float) -> float:
 
 def _logistic(z: float) -> float:
     return float(1.0 / (1.0 + math.exp(-z)))
+
+
+def _part_evidence(ballot: Ballot, text: str) -> float:
+    """Evidence of the other reads that are a part of `text` (one line of a two-line plate, a read cut off at the
+    crop's edge): they neither confirm nor contradict a plate of a known format, so they do not dilute its share of
+    the evidence. (A winner of no known format may be such a part itself, and gets no such help.)"""
+    whole = plain(text)
+    return sum(c.evidence for value, c in ballot.candidates.items()
+               if value != text and (part := plain(value)) and part in whole)
 
 
 def _copy(ballot: Ballot) -> Ballot:

@@ -31,6 +31,11 @@ SEPARATORS = frozenset(" -.·•_:,;'\"|/\\()[]{}·・。，、")
 _LOWER_FOLDS = {"l": "I", "o": "O"}
 
 
+def plain(text: str) -> str:
+    """An identifier's characters without separators: truth writes `宁B·53392`, the grammar may write `宁B53392`."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
 def fold_char(ch: str) -> str | None:
     """The alphabet character a model class stands for (`Ｕ`→`U`, `É`→`E`, `o`→`O`), or None."""
     if ch in INDEX:

@@ -107,8 +107,10 @@ def _k_best(cands: list[list[tuple[float, str]]], validate: Callable[[str], bool
 
 
 def _drop_cost(probs: np.ndarray, dropped: Sequence[int]) -> float:
-    """Leaving out a position costs the log-probability that it was not a real character."""
-    return sum(math.log(max(1.0 - float(probs[i].max()), 0.02)) for i in dropped)
+    """Leaving out a position costs the log-probability that it was not a real character: one minus its summed
+    alphabet evidence. (Not its best character's: a clear character torn between `5` and `9` at 0.41 each is no
+    more spurious than a certain one, and dropping it fitted `81R-460.79` to a shorter format as `81R-4607`.)"""
+    return sum(math.log(max(1.0 - min(float(probs[i].sum()), 1.0), 0.02)) for i in dropped)
 
 
 def decode(evidence: Evidence, template: Template, max_drops: int = 2) -> Decoded | None:

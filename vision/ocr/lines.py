@@ -60,12 +60,18 @@ def identifier_line(crop: np.ndarray) -> np.ndarray:
 
 
 def plate_lines(crop: np.ndarray) -> list[np.ndarray]:
-    """A one-line plate as is; a square two-line plate split at the darkest-to-lightest row gap in its middle."""
+    """A one-line plate as is; a square two-line plate split at the quietest row in the middle fifth of its crop.
+
+    The crop is padded evenly above and below (`ReaderConfig.plate_pad`), so the gap between the lines lies near its
+    middle. A wider search (30-70 %) often split a small, blurred plate inside its lower line: over 169 padded
+    two-line plates of four recordings, 23 % were read right, against 28 % with this window (29 % → 34 % with the
+    fine-tuned OCR).
+    """
     h, w = crop.shape[:2]
     if w >= TWO_LINE_RATIO * h or h < 16:
         return [pad_sides(crop)]
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
     profile = np.abs(gray - np.median(gray)).mean(axis=1)
-    lo, hi = int(0.3 * h), int(0.7 * h)
+    lo, hi = int(0.4 * h), int(0.6 * h)
     split = lo + int(np.argmin(profile[lo:hi]))
     return [pad_sides(crop[:split]), pad_sides(crop[split:])]

@@ -3,6 +3,9 @@
 `rapidocr_onnxruntime` 1.4.4 ships PP-OCRv4's Chinese recogniser (6,623 characters: digits, Latin letters and the
 Chinese province characters of plates). It reads 49 of the 50 labelled real container numbers, where the
 multilingual PP-OCRv6 small model of `rapidocr` 3.10 reads 45; the v6 model is used only when v4 is absent.
+
+The product runs that model with its last layer fine-tuned on gate text (`vision/models/gate_ocr_rec.onnx`, made by
+`smartgate train-ocr`; MODEL_CARD.md, "Text recogniser"); without that file, the wheel's own model.
 """
 
 from __future__ import annotations
