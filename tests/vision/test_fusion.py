@@ -112,6 +112,19 @@ def test_two_20ft_containers_are_ordered_and_a_misread_joins_its_container() -> 
     assert all(c.check_digit_ok and c.size_type == "22G1" for c in passage.containers)
 
 
+def test_a_number_read_shifted_by_one_digit_joins_its_container() -> None:
+    """`CRXU1020709` (first digit lost, one read past the end; its check digit happens to pass) is a misread of
+    `CRXU7102070`, not a second 20 ft container."""
+    right, shifted = "CRXU7102070", "CRXU1020709"
+    assert number(shifted[:10]) == shifted  # both pass the check digit
+    assert number(right[:10]) == right
+    reads = [{"containers": [ContainerObservation(number=right, confidence=0.9, box=PLATE_BOX)]}] * 4
+    reads += [{"containers": [ContainerObservation(number=shifted, confidence=0.8, box=PLATE_BOX)]}] * 2
+    (container,) = run(PassageFuser("in-1", "in"), frames(reads)).containers
+    assert container.number == right
+    assert container.confidence == pytest.approx(3.6 / 5.2 * 0.9)  # the shifted reads still count against it
+
+
 def test_position_hints_override_first_seen_order() -> None:
     a, b = number("MSCU123456"), number("TGHU765432")
     reads = [{"containers": [ContainerObservation(a, 0.9, (150, 60, 300, 100), position="rear"),

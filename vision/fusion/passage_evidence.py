@@ -238,8 +238,14 @@ def _copy(ballot: Ballot) -> Ballot:
 
 
 def _close(a: str, b: str) -> bool:
-    """Same length and at most `VARIANT_DISTANCE` differing characters: a misread, not another container."""
-    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= VARIANT_DISTANCE
+    """A misread of the same number, not another container: the same length with at most `VARIANT_DISTANCE`
+    differing characters, or the same owner code with the digits shifted by one (`CRXU1020709` read from
+    `CRXU7102070`: the first digit lost, one read past the end; 1 in 11 such reads passes the check digit)."""
+    if len(a) != len(b):
+        return False
+    if sum(x != y for x, y in zip(a, b, strict=True)) <= VARIANT_DISTANCE:
+        return True
+    return len(a) == 11 and a[:4] == b[:4] and (a[5:] == b[4:-1] or b[5:] == a[4:-1])
 
 
 def _length_ft(container: _Container) -> int | None:
