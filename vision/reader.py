@@ -44,6 +44,10 @@ class ReaderConfig:
     size_type_max_gap: float = 3.0  # in heights of the number box, centre to centre
     seal_near: float = 0.5  # share of a seal box that must lie in the handle's (grown) crop region
 
+    def text_pad(self, kind: str) -> tuple[float, float]:
+        """The padding of a text box of this class: plates have their own, numbers and size-type codes share one."""
+        return self.plate_pad if kind == "plate" else self.number_pad
+
 
 @dataclass(frozen=True)
 class PlateResult:
@@ -172,7 +176,7 @@ class ImageReader:
 
     def read_plates(self, frame: np.ndarray, dets: Detections) -> list[PlateResult]:
         plates = dets[dets.class_id == class_index("plate")]
-        crops = [padded_crop(frame, box, self.config.plate_pad) for box in plates.xyxy]
+        crops = [padded_crop(frame, box, self.config.text_pad("plate")) for box in plates.xyxy]
         reads = self.text.read_plates(crops) if crops else []
         return [PlateResult(read.text, read.format, round(float(conf) * read.confidence, 4), rounded_box(box))
                 for read, conf, box in zip(reads, plates.confidence, plates.xyxy, strict=True) if read.text]
@@ -182,10 +186,10 @@ class ImageReader:
         if not len(numbers):
             return []
         sizes = dets[dets.class_id == class_index("size_type")]
-        crops = [padded_crop(frame, box, self.config.number_pad) for box in numbers.xyxy]
+        crops = [padded_crop(frame, box, self.config.text_pad("container_number")) for box in numbers.xyxy]
         reads = self.text.read_container_numbers(crops)
         nearest = _nearest(numbers.xyxy, sizes.xyxy, self.config.size_type_max_gap)
-        size_crops = [padded_crop(frame, sizes.xyxy[i], self.config.number_pad) for i in nearest if i >= 0]
+        size_crops = [padded_crop(frame, sizes.xyxy[i], self.config.text_pad("size_type")) for i in nearest if i >= 0]
         size_reads = iter(self.text.read_size_types(size_crops) if size_crops else [])
         out: list[ContainerResult] = []
         for read, conf, box, size_at in zip(reads, numbers.confidence, numbers.xyxy, nearest, strict=True):

@@ -38,7 +38,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from vision.grammar.alphabet import SEPARATORS
-from vision.ocr.lines import TWO_LINE_RATIO, CropError, check_crop, identifier_line, plate_lines
+from vision.ocr.lines import CropError, check_crop, identifier_line, plate_lines, two_line_shape
 from vision.ocr.model import wheel_model_path
 from vision.ocr.recognizer import TextRecognizer
 from vision.reader import ReaderConfig, padded_crop
@@ -160,7 +160,7 @@ def write_model(model: Any, head: Head, weight: npt.NDArray[np.float32], bias: n
 def legible(kind: str, box: Sequence[float], min_line_px: int) -> bool:
     """Whether a truth text box's lines are at least `min_line_px` high (as `plate_lines` would cut a plate)."""
     w, h = box[2] - box[0], box[3] - box[1]
-    if kind == "plate" and w < TWO_LINE_RATIO * h:
+    if kind == "plate" and two_line_shape(w, h):
         return h >= 2 * min_line_px
     return min(w, h) >= min_line_px
 
@@ -171,8 +171,7 @@ def detector_like_crop(image: np.ndarray, kind: str, box: Sequence[float], jitte
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     moved = np.asarray(box, np.float64) + rng.normal(0.0, jitter, 4) * np.array([w, h, w, h])
-    config = ReaderConfig()
-    return padded_crop(image, moved, config.plate_pad if kind == "plate" else config.number_pad)
+    return padded_crop(image, moved, ReaderConfig().text_pad(kind))
 
 
 def truth_lines(recording: Path, recipe: OcrRecipe, rng: np.random.Generator

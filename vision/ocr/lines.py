@@ -59,6 +59,11 @@ def identifier_line(crop: np.ndarray) -> np.ndarray:
     return pad_sides(crop)
 
 
+def two_line_shape(w: float, h: float) -> bool:
+    """Whether a plate box is square enough to hold two lines (a one-line plate is at least `TWO_LINE_RATIO` wide)."""
+    return w < TWO_LINE_RATIO * h
+
+
 def plate_lines(crop: np.ndarray) -> list[np.ndarray]:
     """A one-line plate as is; a square two-line plate split at the quietest row in the middle fifth of its crop.
 
@@ -68,7 +73,7 @@ def plate_lines(crop: np.ndarray) -> list[np.ndarray]:
     fine-tuned OCR).
     """
     h, w = crop.shape[:2]
-    if w >= TWO_LINE_RATIO * h or h < 16:
+    if not two_line_shape(w, h) or h < 16:
         return [pad_sides(crop)]
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
     profile = np.abs(gray - np.median(gray)).mean(axis=1)
