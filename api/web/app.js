@@ -40,6 +40,7 @@ const page = {
   dirty: new Set(), // what to redraw at the next frame: lane ids, "kpis", "alerts", "yard", "all"
   shown: [], // ts_utc of events applied since the last frame, for the latency meter
   frameRequested: false,
+  overrides: new Map(), // passage_id -> id of the decision this operator's override replaces, until carried out
 };
 
 // ---- start-up and session ----------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ function applyEvent(event) {
   const lane = LANE_EVENTS.includes(event.type) ? page.lanes.get(data.lane_id) : undefined;
   switch (event.type) {
     case "passage": lane?.addPassage(data); break;
-    case "decision": lane?.addDecision(data); break;
+    case "decision": lane?.addDecision(data); confirmOverride(data); break;
     case "barrier": lane?.setBarrier(data); break;
     case "lane": lane?.setState(data); break;
     case "occupancy": page.yard.setOccupancy(data); renderQueues(data.queues || {}); break;
@@ -323,10 +324,23 @@ function openOverride(lane, action, target) {
 /** The API accepted the action, but clearance decides (and may refuse: the operator is not on its list, the
  * truck changed). Say so when no new decision for the passage has come after a while, instead of silence. */
 function watchOverride(lane, action, decision) {
+  page.overrides.set(decision.passage_id, decision.decision_id);
   setTimeout(() => {
+    if (page.overrides.get(decision.passage_id) !== decision.decision_id) return;
+    page.overrides.delete(decision.passage_id);
     if (lane.decisionIdOf(decision.passage_id) !== decision.decision_id) return;
     showToast(t("dialog.unanswered", { action: t(`action.${action}`), lane: lane.info.lane_id }), "warn");
   }, OVERRIDE_ANSWER_MS);
+}
+
+/** Tell the operator when clearance has carried out their override: by then the lane may already show the next
+ * truck, whose panel an old passage's decision never replaces. */
+function confirmOverride(decision) {
+  const replaced = page.overrides.get(decision.passage_id);
+  if (replaced === undefined || replaced === decision.decision_id || !decision.override) return;
+  page.overrides.delete(decision.passage_id);
+  showToast(t("dialog.done", {
+    outcome: t(`outcome.${decision.outcome}`), lane: decision.lane_id, passage: decision.passage_id }));
 }
 
 async function sendOverride(passageId, action, reason) {

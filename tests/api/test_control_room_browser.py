@@ -271,6 +271,36 @@ def test_an_operator_sees_a_hold_overrides_it_with_a_reason_and_sees_the_barrier
     assert errors.errors == []
 
 
+def test_the_page_confirms_an_override_that_clearance_carries_out_after_the_next_truck_arrived(
+        page: Page, server: ApiServer, bus: CurveBus) -> None:
+    """The lane shows the newest truck and an old passage's decision never replaces it, so the operator who
+    overrode the truck before would see nothing: the page confirms the override in a toast instead."""
+    errors = PageErrors(page)
+    with reader_heartbeats(bus, ["in-1", "out-1"]):
+        sign_in(page, server.url, "operator")
+        wait_until(lambda: page_status(page) == "live", 10.0, "the page to go live")
+        bus.publish(passage("P-7"))
+        held = hold("P-7")
+        bus.publish(held)
+        decision = page.get_by_test_id("lane-in-1-decision")
+        expect(decision).to_have_attribute("data-outcome", "HOLD")
+        page.get_by_test_id("override-open-in-1").click()
+        page.get_by_test_id("override-reason").fill("Đã kiểm tra tại chỗ")
+        page.get_by_test_id("override-submit").click()
+        expect(page.locator("#override-dialog")).to_be_hidden()
+        action = heard_action(bus)
+
+        bus.publish(passage("P-8"))  # the next truck, held, reaches the panel first
+        bus.publish(hold("P-8"))
+        expect(decision).to_have_attribute("data-passage", "P-8")
+        bus.publish(override(action, held, OperatorPolicy(frozenset({"operator"})), authenticated_as="operator",
+                             now_utc=time.time()))
+        expect(page.locator("#toast")).to_have_text("Làn in-1: đã thực hiện MỞ cho lượt xe P-7")
+        expect(decision).to_have_attribute("data-passage", "P-8")
+        expect(decision).to_have_attribute("data-outcome", "HOLD")
+    assert errors.errors == []
+
+
 def assert_audited(settings: ApiSettings, reason: str) -> None:
     with Journal.open(settings.journal_url) as journal:
         entries = [e.message for e in journal.query(types=[AuditEntry]) if isinstance(e.message, AuditEntry)]
