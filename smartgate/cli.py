@@ -304,6 +304,10 @@ def _replay_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after N frames (all cameras; for a yard recording, N time steps)")
     parser.add_argument("--evidence-dir", type=Path, metavar="DIR", help="save evidence crops under DIR")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
+    parser.add_argument("--drop-frames", type=float, default=0.0, metavar="SHARE",
+                        help="leave this share of the frames out at random, as a lane that cannot keep up drops "
+                             "stale frames (gate lane recordings; default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --drop-frames (default 0)")
 
 
 @command("replay", "run the lane (or yard) pipeline on a recording and score it against its truth",
@@ -315,11 +319,15 @@ def _replay(args: argparse.Namespace) -> int:
     if (args.max_frames is not None and args.max_frames < 0) or (args.threads is not None and args.threads < 1):
         print(f"{PROG}: error: --max-frames must be >= 0 and --threads >= 1", file=sys.stderr)
         return EXIT_USAGE
+    if not 0.0 <= args.drop_frames < 1.0:
+        print(f"{PROG}: error: --drop-frames must lie in [0, 1), got {args.drop_frames}", file=sys.stderr)
+        return EXIT_USAGE
     if (args.dataset / "yard_recording.json").is_file():
         return cli_yard.replay_yard_recording(args)
     try:
         report = replay(args.dataset, realtime=args.realtime, max_frames=args.max_frames,
-                        evidence_dir=args.evidence_dir, threads=args.threads)
+                        evidence_dir=args.evidence_dir, threads=args.threads, drop_frames=args.drop_frames,
+                        seed=args.seed)
     except SourceError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

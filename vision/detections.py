@@ -147,6 +147,24 @@ def box_ioa(a: npt.NDArray[np.floating[Any]], b: npt.NDArray[np.floating[Any]]) 
     return ioa
 
 
+def drop_inner(detections: Detections, class_id: int, min_share: float) -> Detections:
+    """`detections` less the boxes of `class_id` that lie at least `min_share` inside a larger box of that class.
+
+    The detector's NMS keeps a box that overlaps a larger one little by IoU but lies wholly inside it (a truck's
+    lower edge beside the whole truck); tracked on its own it would become a second vehicle.
+    """
+    rows = np.flatnonzero(detections.class_id == class_id)
+    if rows.size < 2:
+        return detections
+    boxes = detections.xyxy[rows]
+    inside = box_ioa(boxes, boxes)
+    larger = box_area(boxes)[None, :] > box_area(boxes)[:, None]
+    inner = rows[((inside >= min_share) & larger).any(axis=1)]
+    if inner.size == 0:
+        return detections
+    return detections[np.setdiff1d(np.arange(len(detections)), inner)]
+
+
 def _intersection(a: npt.NDArray[np.floating[Any]], b: npt.NDArray[np.floating[Any]]) -> FloatArray:
     top_left = np.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])

@@ -36,7 +36,7 @@ import numpy as np
 
 from bus.messages import VehiclePassage
 from datasets.sources import Frame
-from vision.detections import Detections, class_index
+from vision.detections import Detections, class_index, drop_inner
 from vision.detector import ImageError
 from vision.evidence import EvidenceStore
 from vision.frame_gate import FrameGate, GateConfig
@@ -70,6 +70,9 @@ class PipelineConfig:
     """A settled crop is read again when its area is at least this many times the largest one read."""
     gate: GateConfig = field(default_factory=GateConfig)
     """Which frames the detector looks at; an unchanged frame reuses the camera's last detections."""
+    vehicle_inside_share: float = 0.8
+    """A vehicle box lying at least this much inside a larger vehicle box is a fragment of that truck (its lower
+    edge, its cab) and is dropped before tracking: tracked on its own it became a second passage of the truck."""
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
@@ -186,6 +189,7 @@ class LanePipeline:
         tracker = self._trackers.get(frame.camera)
         if tracker is None:
             tracker = self._trackers[frame.camera] = ByteTracker(self.config.tracker)
+        detections = drop_inner(detections, self.config.fusion.vehicle_class, self.config.vehicle_inside_share)
         try:
             tracked = tracker.update(detections, frame.t)
         except ValueError as exc:  # a clock that went back or is not finite: the frame cannot be placed in time

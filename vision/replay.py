@@ -95,7 +95,8 @@ class ReplayReport:
         lat = self.latency_ms
         stages = ", ".join(f"{k} {v:.1f}" for k, v in self.stage_ms.items())
         return "\n".join([
-            f"replay {self.recording}: {self.frames} frames ({self.corrupt_frames} corrupt) in {self.wall_s:.1f} s,"
+            f"replay {self.recording}: {self.frames} frames ({self.corrupt_frames} corrupt"
+            f"{_dropped(self.counters.get('replay_dropped', 0))}) in {self.wall_s:.1f} s,"
             f" {self.fps:.2f} frames/s",
             f"passages: {self.passages_found} of {self.passages_truth} found, {self.passages_emitted} emitted",
             f"accuracy: plate {self.plate_accuracy:.1%}, container {self.container_accuracy:.1%},"
@@ -112,10 +113,17 @@ class ReplayReport:
 
 def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int | None = None,
            evidence_dir: str | Path | None = None, pipeline: LanePipeline | None = None,
-           threads: int | None = None) -> ReplayReport:
-    """Run the lane pipeline over a recording and score it (`SourceError` if the recording cannot be opened)."""
+           threads: int | None = None, drop_frames: float = 0.0, seed: int = 0) -> ReplayReport:
+    """Run the lane pipeline over a recording and score it (`SourceError` if the recording cannot be opened).
+
+    `drop_frames` leaves that share of the frames out at random (seeded), as a live lane that cannot keep up with
+    its cameras drops stale frames: tracking and fusion see the gaps they see at a busy gate."""
     if max_frames is not None and max_frames < 0:
         raise ValueError(f"max_frames must be >= 0, got {max_frames}")
+    if not 0.0 <= drop_frames < 1.0:
+        raise ValueError(f"drop_frames must lie in [0, 1), got {drop_frames}")
+    dropper = np.random.default_rng(seed)
+    dropped = 0
     recording = _open(recording_dir)
     meta = recording.meta
     views = {camera: cam.view for camera, cam in meta.cameras.items()}
@@ -134,6 +142,9 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
             frames += 1
             epoch = frame.ts_utc - frame.t if epoch is None else epoch
             last_t = max(last_t, frame.t)
+            if drop_frames and dropper.random() < drop_frames:
+                dropped += 1
+                continue
             emitted.extend(lane.process(frame))
         emitted.extend(lane.flush())
     finally:
@@ -154,7 +165,8 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
         plates_hidden=sum(plate_hidden(truth)), containers_hidden=sum(number_hidden(truth)),
         frames=frames, corrupt_frames=sum(s.stats.corrupt + s.stats.missing for s in sources), wall_s=wall,
         fps=frames / wall if wall > 0 else 0.0, latency_ms=_percentiles(lane.latencies_ms),
-        stage_ms=lane.stage_means_ms(), counters=dict(lane.counters), passages=tuple(emitted),
+        stage_ms=lane.stage_means_ms(), counters={**lane.counters, "replay_dropped": dropped},
+        passages=tuple(emitted),
         misses=tuple(passage_misses(truth, pairs)), confidence=confidence_table(truth, pairs))
 
 
@@ -317,6 +329,10 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
         return {"p50": None, "p99": None}
     p50, p99 = np.percentile(np.asarray(values), [50, 99])
     return {"p50": round(float(p50), 2), "p99": round(float(p99), 2)}
+
+
+def _dropped(count: int) -> str:
+    return f", {count} dropped on purpose" if count else ""
 
 
 def _ms(value: float | None) -> str:

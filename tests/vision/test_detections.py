@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.detections import Detections, DetectionsError, box_ioa, box_iou, class_index, class_name
+from vision.detections import Detections, DetectionsError, box_ioa, box_iou, class_index, class_name, drop_inner
 
 
 @pytest.mark.parametrize(("xyxy", "kwargs", "error"), [
@@ -86,3 +86,15 @@ def test_class_names() -> None:
     assert class_name(99) == "unknown"
     with pytest.raises(DetectionsError, match="unknown class"):
         class_index("boat")
+
+
+def test_a_vehicle_box_inside_a_larger_one_is_dropped_other_classes_and_overlaps_kept() -> None:
+    """The rear camera's detector gave a truck's lower edge beside the whole truck (IoU 0.35, NMS kept both)."""
+    vehicle, plate = class_index("vehicle"), class_index("plate")
+    detections = Detections.from_arrays(
+        [[22, 231, 1280, 720], [0, 548, 1259, 720], [300, 600, 400, 640], [1100, 0, 1280, 300]],
+        [0.96, 0.67, 0.9, 0.8], [vehicle, vehicle, plate, vehicle])
+    kept = drop_inner(detections, vehicle, 0.8)
+    assert kept.xyxy.tolist() == [[22, 231, 1280, 720], [300, 600, 400, 640], [1100, 0, 1280, 300]]
+    assert len(drop_inner(detections[[0, 1]], vehicle, 0.8)) == 1
+    assert len(drop_inner(Detections.empty(), vehicle, 0.8)) == 0

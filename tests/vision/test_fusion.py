@@ -226,6 +226,42 @@ def test_a_new_track_on_a_used_camera_is_a_new_passage() -> None:
     assert [p.plates[0].text for p in published] == ["11A-111.11", "22B-222.22"]
 
 
+def sighting(camera: str, t_s: float, track_id: int, box=TRUCK_BOX, ended=(), reads=None) -> CameraFrame:
+    vehicles = Detections.from_arrays([box], [0.9], VEHICLE, tracker_id=[track_id])
+    return CameraFrame(camera=camera, frame=round(t_s * 4), t_s=t_s, ts_utc=1.7e9 + t_s, vehicles=vehicles,
+                       ended=ended, **(reads or {}))
+
+
+def lost_and_found(found_box: tuple[float, float, float, float]) -> list[VehiclePassage]:
+    """Front track 1 sees a truck, is lost (ended at 1.75 s), front track 2 starts at 2.25 s on `found_box`; the
+    rear camera tracks the truck all along."""
+    fuser = PassageFuser("in-1", "in")
+    published: list[VehiclePassage] = []
+    for k in range(13):
+        t = k * 0.25
+        published += fuser.update(sighting("rear", t, 7))
+        if t <= 0.75:
+            published += fuser.update(sighting("front", t, 1, reads={"plates": [plate("11A-111.11", 0.9)]}))
+        elif t == 1.75:
+            gone = EndedTrack(1, VEHICLE, 0.0, 0.75, 4, (300.0, 40.0, 700.0, 360.0), "lost")
+            published += fuser.update(CameraFrame(camera="front", frame=k, t_s=t, ts_utc=1.7e9 + t, ended=[gone]))
+        elif t >= 2.25:
+            published += fuser.update(sighting("front", t, 2, box=found_box))
+    return published + fuser.flush()
+
+
+def test_a_truck_the_tracker_lost_and_found_again_on_one_camera_stays_one_passage() -> None:
+    """The front camera lost the truck filling its view and found it again where it was: one passage."""
+    published = lost_and_found((250.0, 40.0, 690.0, 380.0))
+    assert len(published) == 1
+    assert published[0].plates[0].text == "11A-111.11"
+
+
+def test_a_truck_entering_where_the_one_before_did_not_leave_is_a_new_passage() -> None:
+    published = lost_and_found((10.0, 0.0, 110.0, 60.0))  # small and far: the next truck
+    assert len(published) == 2
+
+
 def test_bad_frames_are_counted_not_fatal() -> None:
     fuser = PassageFuser("in-1", "in")
     assert fuser.update(CameraFrame(camera="front", frame=0, t_s=float("nan"), ts_utc=0.0)) == []

@@ -106,6 +106,28 @@ def test_a_corrupt_frame_is_counted_not_fatal(recording: Path, reader: ImageRead
     assert result.counters["corrupt"] == 1
 
 
+def test_a_replay_can_drop_frames_as_a_busy_lane_does(recording: Path, reader: ImageReader) -> None:
+    """A lane that cannot keep up drops stale frames; the truck is still one passage, found."""
+    meta = Recording.open(recording).meta
+    result = replay(recording, pipeline=LanePipeline(meta.lane_id, meta.direction, reader), drop_frames=0.4, seed=3)
+    dropped = result.counters["replay_dropped"]
+    assert result.frames == 80
+    assert 10 <= dropped <= 60
+    assert result.counters["frames"] == 80 - dropped
+    assert result.passages_found == result.passages_truth
+    assert result.passages_emitted <= result.passages_truth + 1
+    assert f"{dropped} dropped on purpose" in result.summary()
+    with pytest.raises(ValueError, match="drop_frames"):
+        replay(recording, pipeline=LanePipeline(meta.lane_id, meta.direction, reader), drop_frames=1.0)
+
+
+def test_smartgate_replay_refuses_a_share_of_dropped_frames_out_of_range(recording: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "smartgate.cli", "replay", str(recording), "--drop-frames", "1.5"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "--drop-frames" in done.stderr
+
+
 def test_smartgate_replay_writes_the_report(recording: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     done = subprocess.run([sys.executable, "-m", "smartgate.cli", "replay", str(recording), "--max-frames", "4",

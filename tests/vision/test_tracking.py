@@ -41,6 +41,33 @@ def test_occlusion_is_measured_in_seconds_not_frames(fps: float, gap_s: float, s
     assert (len(tracker.pop_ended()) == 0) is same_id  # a long gap ended the first track
 
 
+RECEDING = [  # the demo's rear camera as a busy lane read it (half of its frames dropped): t_s, box, score
+    (10.00, (273, 0, 564, 425), 0.97), (10.75, (284, 0, 515, 302), 0.96), (12.50, (297, 0, 456, 139), 0.96),
+    (13.00, (298, 0, 445, 109), 0.96), (13.75, (304, 0, 431, 75), 0.94), (14.25, (307, 0, 423, 51), 0.82)]
+
+
+def test_a_truck_driving_away_between_sparse_frames_keeps_its_id() -> None:
+    """Its box shrinks fast: extrapolating that rate over 1.75 s without a frame shrank the predicted box to a few
+    pixels, and the truck came back as a new track (a second passage for one truck)."""
+    tracker = ByteTracker()
+    ids = [int(tracker.update(Detections.from_arrays([box], [score], VEHICLE), t).tracker_id[0])
+           for t, box, score in RECEDING]
+    assert ids[1] > 0
+    assert set(ids[1:]) == {ids[1]}
+
+
+def test_a_lost_box_does_not_outgrow_the_image() -> None:
+    """A box growing as the truck enters the image edge must not be extrapolated without bound while it is lost."""
+    tracker = ByteTracker()
+    for t, x1 in ((0.0, 200.0), (0.25, 500.0)):
+        tracker.update(Detections.from_arrays([[0, 20, x1, 500]], [0.95], VEHICLE), t)
+    tracker.update(Detections.empty(), 0.5)
+    ended = [e for t in (1.0, 1.5, 2.0) for e in (tracker.update(Detections.empty(), t), tracker.pop_ended())[1]]
+    assert len(ended) == 1
+    x0, _, x1, _ = ended[0].last_xyxy
+    assert x1 - x0 < 2 * 500
+
+
 @pytest.mark.parametrize("fps", [4.0, 30.0])
 def test_tracks_age_on_empty_frames_and_end_after_max_lost_s(fps: float) -> None:
     tracker = ByteTracker(TrackerConfig(max_lost_s=1.0))

@@ -2,11 +2,13 @@
 
 Association, and its limits:
 
-* A vehicle track of camera C joins the open passage that has never had a track on C (the oldest such one), else
-  it opens a new passage. So one truck seen by the front, side and rear cameras is one passage, and the next truck
-  entering the front camera while the first is still in the rear one is a new passage. Limit: a camera that never
-  tracks truck A will give truck B's track to A's passage if A is still open; a tracker that splits one truck
-  into two tracks on one camera (an occlusion longer than `max_lost_s`) splits the passage.
+* A vehicle track of camera C joins the open passage that has never had a track on C (the oldest such one); else
+  the open passage whose track on C ended less than `rejoin_s` ago where the new track's box overlaps that track's
+  last box (IoU at least `rejoin_iou`: the tracker lost the truck filling the view, and found it again); else it
+  opens a new passage. So one truck seen by the front, side and rear cameras is one passage, and the next truck
+  entering the front camera while the first is still in the rear one is a new passage (it enters far from where
+  the first left). Limit: a camera that never tracks truck A will give truck B's track to A's passage if A is
+  still open; a truck lost on one camera for longer than `rejoin_s` splits the passage.
 * A read whose box lies inside a tracked vehicle box of the same frame belongs to that vehicle's passage. A read
   with no vehicle around it (a rear or top camera whose vehicle box is not tracked, a plate seen before the track
   is confirmed) goes by time: to an open passage with a live track on that camera, else to the oldest open passage
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bus.messages import EvidenceRef, VehiclePassage
-from vision.detections import Detections, box_ioa, class_index
+from vision.detections import Detections, box_ioa, box_iou, class_index
 from vision.evidence import EvidenceError, EvidenceStore, crop
 from vision.fusion.ballot import Candidate
 from vision.fusion.observations import (
@@ -56,6 +58,10 @@ class FusionConfig:
     """Reads up to this long before a passage's first sighting still join it (plates seen before confirmation)."""
     post_window_s: float = 1.0
     """Reads up to this long after a passage's last sighting still join it."""
+    rejoin_s: float = 2.0
+    """A new track on a camera may continue a passage whose track on that camera ended this recently."""
+    rejoin_iou: float = 0.2
+    """...if its first box overlaps the ended track's last box at least this much (the tracker's `match_iou`)."""
     exit_grace_s: float = 1.0
     """Wait after a passage's last track ended before publishing, in case another camera picks the truck up."""
     stale_s: float = 10.0
@@ -79,6 +85,8 @@ class _Open:
     cameras: set[str] = field(default_factory=set)
     frames: set[tuple[str, int]] = field(default_factory=set)
     ended_t: float | None = None
+    gone: dict[str, tuple[float, tuple[float, float, float, float]]] = field(default_factory=dict)
+    """Camera → when its last track of this passage ended, and that track's last box."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +127,10 @@ class PassageFuser:
         self._now = max(self._now, frame.t_s)
         vehicles = frame.vehicles[(frame.vehicles.class_id == self.config.vehicle_class)
                                   & (frame.vehicles.tracker_id >= 0)]
-        owners = [self._sighted(frame, int(tid)) for tid in vehicles.tracker_id]
+        owners = [self._sighted(frame, int(tid), box)
+                  for tid, box in zip(vehicles.tracker_id, vehicles.xyxy, strict=True)]
         for ended in frame.ended:
-            self._track_ended((frame.camera, ended.track_id), frame.t_s)
+            self._track_ended((frame.camera, ended.track_id), frame.t_s, ended.last_xyxy)
         self._assign_reads(frame, vehicles, owners)
         return self._ready(self._now)
 
@@ -134,13 +143,12 @@ class PassageFuser:
 
     # -- passages --------------------------------------------------------------------------------------------------
 
-    def _sighted(self, frame: CameraFrame, track_id: int) -> _Open:
+    def _sighted(self, frame: CameraFrame, track_id: int, box: np.ndarray) -> _Open:
         key = (frame.camera, track_id)
         passage = self._owner.get(key)
         if passage is None:
             passage = next((p for p in self._open if frame.camera not in p.cameras), None)
-            if passage is None:
-                passage = self._new_passage(frame)
+            passage = passage or self._rejoined(frame, box) or self._new_passage(frame)
             self._owner[key] = passage
             passage.cameras.add(frame.camera)
             passage.live.add(key)
@@ -164,11 +172,25 @@ class PassageFuser:
                 self.counters["reads_dropped"] += 1
         return passage
 
-    def _track_ended(self, key: TrackKey, t_s: float) -> None:
+    def _rejoined(self, frame: CameraFrame, box: np.ndarray) -> _Open | None:
+        """The open passage whose lost track on this camera the new track continues, if any (oldest first)."""
+        cfg = self.config
+        for passage in self._open:
+            gone = passage.gone.get(frame.camera)
+            if gone is None or frame.t_s - gone[0] > cfg.rejoin_s:
+                continue
+            if any(key[0] == frame.camera for key in passage.live):
+                continue
+            if box_iou(np.asarray([box], np.float32), np.asarray([gone[1]], np.float32))[0, 0] >= cfg.rejoin_iou:
+                return passage
+        return None
+
+    def _track_ended(self, key: TrackKey, t_s: float, last_box: tuple[float, float, float, float]) -> None:
         passage = self._owner.pop(key, None)
         if passage is not None:
             passage.live.discard(key)
             passage.ended_t = t_s
+            passage.gone[key[0]] = (t_s, last_box)
 
     def _ready(self, now: float) -> list[VehiclePassage]:
         cfg = self.config

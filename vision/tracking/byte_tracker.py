@@ -7,8 +7,13 @@ media clock, so 4 fps and 30 fps footage behave alike; tracks age on every call,
 detections; ids come from a counter and are never reused; ended tracks are handed out once by `pop_ended` and
 forgotten, so memory stays bounded; the caller's `Detections` is never written to.
 
-Motion is an alpha-beta filter on box centre and size (a constant-velocity Kalman filter with fixed gains): it
-is vectorised over tracks and needs no covariance bookkeeping, which a truck crossing a gate does not need.
+Motion is an alpha-beta filter on box centre and log size (a constant-velocity Kalman filter with fixed gains): it
+is vectorised over tracks and needs no covariance bookkeeping, which a truck crossing a gate does not need. Each
+track holds its filtered box at its last match and is predicted from there on demand. Size changes by a ratio per
+second, bounded by `max_size_rate`, for at most `size_coast_s` after the last match: a truck driving away from a
+camera shrinks by a ratio, and a box cut by the image edge grows fast for a moment; a linear size rate extrapolated
+over a few missed frames collapsed the box to a pixel (or blew it up past the image), so the truck came back as a
+new track and a second passage.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TENTATIVE, CONFIRMED, LOST = 0, 1, 2
 MAX_ENDED_QUEUE = 10_000
+MAX_LOG_SIZE = float(np.log(1e5))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,8 @@ class ByteTracker:
         self._ended: deque[EndedTrack] = deque()
         self.dropped_ended = 0
         self._ids = np.zeros(0, np.int64)
-        self._box = np.zeros((0, 4))  # cx, cy, w, h
-        self._vel = np.zeros((0, 4))  # per second
+        self._box = np.zeros((0, 4))  # cx, cy, log w, log h at the last match
+        self._vel = np.zeros((0, 4))  # per second (log size: ratio per second)
         self._state = np.zeros(0, np.int8)
         self._first = np.zeros(0)
         self._last = np.zeros(0)
@@ -74,10 +80,10 @@ class ByteTracker:
 
     def update(self, detections: Detections, t_s: float) -> Detections:
         """Advance the clock to `t_s` (seconds, never going back), age every track, associate, return ids."""
-        dt = self._advance(t_s)
-        self._predict(min(dt, self.config.max_dt_s))
-        tracks, dets = self._associate(detections)
-        self._correct(tracks, detections.xyxy[dets].astype(np.float64), t_s)
+        self._advance(t_s)
+        predicted = self._predicted(t_s)
+        tracks, dets = self._associate(detections, _corners(predicted))
+        self._correct(tracks, predicted[tracks], detections.xyxy[dets].astype(np.float64), t_s)
         keep = self._settle_states(tracks, t_s)
         out = np.full(len(detections), NO_TRACK, np.int64)
         confirmed = self._state[tracks] == CONFIRMED
@@ -96,52 +102,53 @@ class ByteTracker:
     def flush(self) -> list[EndedTrack]:
         """End every confirmed track now (end of stream) and return all ended tracks not yet popped."""
         ending = np.flatnonzero(self._state != TENTATIVE)
-        self._end(ending, "flushed")
+        self._end(ending, "flushed", self._t)
         self._keep(np.zeros(len(self._ids), bool))
         return self.pop_ended()
 
     # -- clock and motion ------------------------------------------------------------------------------------------
 
-    def _advance(self, t_s: float) -> float:
+    def _advance(self, t_s: float) -> None:
         if not np.isfinite(t_s):
             raise ValueError(f"t_s must be a finite number of seconds, got {t_s!r}")
         if self._t is not None and t_s < self._t:
             raise ValueError(f"t_s must not go backwards: {t_s} s after {self._t} s")
-        dt = 0.0 if self._t is None else t_s - self._t
         self._t = float(t_s)
-        return dt
 
-    def _predict(self, dt: float) -> None:
-        if dt > 0 and len(self._ids):
-            self._box += self._vel * dt
-            self._box[:, 2:] = np.maximum(self._box[:, 2:], 1.0)
+    def _predicted(self, t_s: float | None) -> npt.NDArray[np.float64]:
+        """Every track's state (cx, cy, log w, log h) at `t_s`, moved on from its last match: centre for up to
+        `max_dt_s`, size for up to `size_coast_s`."""
+        cfg = self.config
+        since = np.zeros(len(self._ids)) if t_s is None else np.maximum(t_s - self._last, 0.0)
+        coast = np.stack([np.minimum(since, cfg.max_dt_s)] * 2 + [np.minimum(since, cfg.size_coast_s)] * 2, axis=1)
+        box: npt.NDArray[np.float64] = self._box + self._vel * coast
+        box[:, 2:] = np.clip(box[:, 2:], 0.0, MAX_LOG_SIZE)
+        return box
 
-    def _correct(self, tracks: npt.NDArray[np.intp], measured_xyxy: npt.NDArray[np.float64], t_s: float) -> None:
+    def _correct(self, tracks: npt.NDArray[np.intp], predicted: npt.NDArray[np.float64],
+                 measured_xyxy: npt.NDArray[np.float64], t_s: float) -> None:
         if tracks.size == 0:
             return
-        measured = _to_cxcywh(measured_xyxy)
-        residual = measured - self._box[tracks]
+        residual = _to_state(measured_xyxy) - predicted
         since = np.maximum(t_s - self._last[tracks], 1e-3)[:, None]
         first_motion = (self._hits[tracks] == 1)[:, None]  # second sighting: take the velocity as measured
         gain = np.where(first_motion, 1.0, self.config.beta)
         self._vel[tracks] += gain * residual / since
-        self._box[tracks] += np.where(first_motion, 1.0, self.config.alpha) * residual
+        rate = self.config.max_size_rate
+        self._vel[tracks, 2:] = np.clip(self._vel[tracks, 2:], -rate, rate)
+        self._box[tracks] = predicted + np.where(first_motion, 1.0, self.config.alpha) * residual
         self._last[tracks] = t_s
         self._hits[tracks] += 1
 
-    def _xyxy(self) -> npt.NDArray[np.float64]:
-        half = self._box[:, 2:] / 2
-        return np.concatenate([self._box[:, :2] - half, self._box[:, :2] + half], axis=1)
-
     # -- association -----------------------------------------------------------------------------------------------
 
-    def _associate(self, detections: Detections) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """ByteTrack's three passes; returns matched (track index, detection index) pairs."""
+    def _associate(self, detections: Detections, track_boxes: npt.NDArray[np.float64],
+                   ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """ByteTrack's three passes over the tracks' predicted corners; returns matched (track, detection) pairs."""
         cfg = self.config
         score = detections.confidence
         high = np.flatnonzero(score >= cfg.high_score)
         low = np.flatnonzero((score >= cfg.low_score) & (score < cfg.high_score))
-        track_boxes = self._xyxy()
         established = np.flatnonzero(self._state != TENTATIVE)
         t1, d1 = self._pairs(established, high, track_boxes, detections, cfg.match_iou)
         still_confirmed = np.setdiff1d(np.flatnonzero(self._state == CONFIRMED), t1)
@@ -174,7 +181,7 @@ class ByteTracker:
 
     def _expire(self, t_s: float) -> None:
         stale = (self._state == LOST) & (t_s - self._last > self.config.max_lost_s)
-        self._end(np.flatnonzero(stale), "lost")
+        self._end(np.flatnonzero(stale), "lost", t_s)
         self._keep(~stale)
 
     def _start_tracks(self, detections: Detections, unmatched: npt.NDArray[np.intp], t_s: float) -> None:
@@ -185,7 +192,7 @@ class ByteTracker:
         confirmed_at_once = self.config.confirm_s == 0.0
         self._ids = np.concatenate([self._ids, np.arange(self._next_id, self._next_id + k, dtype=np.int64)])
         self._next_id += k
-        self._box = np.concatenate([self._box, _to_cxcywh(detections.xyxy[fresh].astype(np.float64))])
+        self._box = np.concatenate([self._box, _to_state(detections.xyxy[fresh].astype(np.float64))])
         self._vel = np.concatenate([self._vel, np.zeros((k, 4))])
         self._state = np.concatenate([self._state, np.full(k, CONFIRMED if confirmed_at_once else TENTATIVE, np.int8)])
         self._first = np.concatenate([self._first, np.full(k, t_s)])
@@ -193,8 +200,8 @@ class ByteTracker:
         self._hits = np.concatenate([self._hits, np.ones(k, np.int32)])
         self._class = np.concatenate([self._class, detections.class_id[fresh]])
 
-    def _end(self, indices: npt.NDArray[np.intp], reason: str) -> None:
-        boxes = self._xyxy()
+    def _end(self, indices: npt.NDArray[np.intp], reason: str, t_s: float | None) -> None:
+        boxes = _corners(self._predicted(t_s))
         for i in indices:
             if len(self._ended) >= MAX_ENDED_QUEUE:  # nobody pops: drop the oldest, count it
                 self._ended.popleft()
@@ -214,5 +221,12 @@ class ByteTracker:
         self._hits, self._class = self._hits[mask], self._class[mask]
 
 
-def _to_cxcywh(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return np.concatenate([(xyxy[:, :2] + xyxy[:, 2:]) / 2, xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+def _corners(state: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    half = np.exp(state[:, 2:]) / 2
+    return np.concatenate([state[:, :2] - half, state[:, :2] + half], axis=1)
+
+
+def _to_state(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Boxes as the filter holds them: centre, and log size (floored at one pixel)."""
+    size = np.maximum(xyxy[:, 2:] - xyxy[:, :2], 1.0)
+    return np.concatenate([(xyxy[:, :2] + xyxy[:, 2:]) / 2, np.log(size)], axis=1)

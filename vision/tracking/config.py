@@ -41,8 +41,18 @@ class TrackerConfig:
     """Alpha-beta filter velocity gain: share of the residual rate taken into the velocity."""
 
     max_dt_s: float = 2.0
-    """A gap between two updates larger than this is clamped when predicting, so a stalled stream does not fling
-    boxes across the image (tracks still age by the full gap)."""
+    """A track's centre moves on with its velocity for at most this long after its last match, so a stalled
+    stream does not fling boxes across the image (tracks still age by the full gap)."""
+
+    size_coast_s: float = 0.5
+    """A track's size changes with its rate for at most this long after its last match: a box growing as the
+    truck enters the image edge stops growing once the truck is in, and extrapolated through missed frames the box
+    outgrew the image, so the re-found truck became a new track."""
+
+    max_size_rate: float = 0.7
+    """Bound on a track's size rate, in log size per second (0.7: about doubling or halving in a second). A
+    truck shrinks into the distance by a ratio; a measured rate of a box entering the image edge is larger and
+    does not last."""
 
     def __post_init__(self) -> None:
         for name in ("high_score", "low_score", "new_track_score", "match_iou", "low_match_iou",
@@ -50,7 +60,7 @@ class TrackerConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
-        for name in ("confirm_s", "max_lost_s", "max_dt_s"):
+        for name in ("confirm_s", "max_lost_s", "max_dt_s", "size_coast_s", "max_size_rate"):
             value = getattr(self, name)
             if not value >= 0.0:
                 raise ValueError(f"{name} must be >= 0 seconds, got {value}")
