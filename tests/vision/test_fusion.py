@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -232,7 +233,8 @@ def sighting(camera: str, t_s: float, track_id: int, box=TRUCK_BOX, ended=(), re
                        ended=ended, **(reads or {}))
 
 
-def lost_and_found(found_box: tuple[float, float, float, float]) -> list[VehiclePassage]:
+def lost_and_found(found_box: tuple[float, float, float, float],
+                   gone: EndedTrack | None = None) -> list[VehiclePassage]:
     """Front track 1 sees a truck, is lost (ended at 1.75 s), front track 2 starts at 2.25 s on `found_box`; the
     rear camera tracks the truck all along."""
     fuser = PassageFuser("in-1", "in")
@@ -243,7 +245,7 @@ def lost_and_found(found_box: tuple[float, float, float, float]) -> list[Vehicle
         if t <= 0.75:
             published += fuser.update(sighting("front", t, 1, reads={"plates": [plate("11A-111.11", 0.9)]}))
         elif t == 1.75:
-            gone = EndedTrack(1, VEHICLE, 0.0, 0.75, 4, (300.0, 40.0, 700.0, 360.0), "lost")
+            gone = gone or EndedTrack(1, VEHICLE, 0.0, 0.75, 4, (300.0, 40.0, 700.0, 360.0), "lost")
             published += fuser.update(CameraFrame(camera="front", frame=k, t_s=t, ts_utc=1.7e9 + t, ended=[gone]))
         elif t >= 2.25:
             published += fuser.update(sighting("front", t, 2, box=found_box))
@@ -255,6 +257,14 @@ def test_a_truck_the_tracker_lost_and_found_again_on_one_camera_stays_one_passag
     published = lost_and_found((250.0, 40.0, 690.0, 380.0))
     assert len(published) == 1
     assert published[0].plates[0].text == "11A-111.11"
+
+
+def test_a_truck_found_again_where_it_was_seen_continues_its_passage_whatever_was_predicted() -> None:
+    """A box entering the image edge grows, so its centre seemed to race: the predicted box flew off the image."""
+    flung = EndedTrack(1, VEHICLE, 0.0, 0.75, 4, (25.0, -623.0, 1280.0, 274.0), "lost",
+                       seen_xyxy=(0.0, 240.0, 1258.0, 720.0))
+    assert len(lost_and_found((266.0, 3.0, 1021.0, 720.0), flung)) == 1
+    assert len(lost_and_found((266.0, 3.0, 1021.0, 720.0), replace(flung, seen_xyxy=None))) == 2
 
 
 def test_a_truck_entering_where_the_one_before_did_not_leave_is_a_new_passage() -> None:

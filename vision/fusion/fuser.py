@@ -4,11 +4,12 @@ Association, and its limits:
 
 * A vehicle track of camera C joins the open passage that has never had a track on C (the oldest such one); else
   the open passage whose track on C ended less than `rejoin_s` ago where the new track's box overlaps that track's
-  last box (IoU at least `rejoin_iou`: the tracker lost the truck filling the view, and found it again); else it
-  opens a new passage. So one truck seen by the front, side and rear cameras is one passage, and the next truck
-  entering the front camera while the first is still in the rear one is a new passage (it enters far from where
-  the first left). Limit: a camera that never tracks truck A will give truck B's track to A's passage if A is
-  still open; a truck lost on one camera for longer than `rejoin_s` splits the passage.
+  last seen or predicted box (IoU at least `rejoin_iou`: the tracker lost the truck filling the view, or
+  mispredicted a box entering the image edge, and found it again); else it opens a new passage. So one truck seen
+  by the front, side and rear cameras is one passage, and the next truck entering the front camera while the
+  first is still in the rear one is a new passage (it enters far from where the first left). Limit: a camera that
+  never tracks truck A will give truck B's track to A's passage if A is still open; a truck lost on one camera for
+  longer than `rejoin_s` splits the passage.
 * A read whose box lies inside a tracked vehicle box of the same frame belongs to that vehicle's passage. A read
   with no vehicle around it (a rear or top camera whose vehicle box is not tracked, a plate seen before the track
   is confirmed) goes by time: to an open passage with a live track on that camera, else to the oldest open passage
@@ -61,7 +62,7 @@ class FusionConfig:
     rejoin_s: float = 2.0
     """A new track on a camera may continue a passage whose track on that camera ended this recently."""
     rejoin_iou: float = 0.2
-    """...if its first box overlaps the ended track's last box at least this much (the tracker's `match_iou`)."""
+    """...if its first box overlaps the ended track's last seen or predicted box at least this much."""
     exit_grace_s: float = 1.0
     """Wait after a passage's last track ended before publishing, in case another camera picks the truck up."""
     stale_s: float = 10.0
@@ -85,8 +86,8 @@ class _Open:
     cameras: set[str] = field(default_factory=set)
     frames: set[tuple[str, int]] = field(default_factory=set)
     ended_t: float | None = None
-    gone: dict[str, tuple[float, tuple[float, float, float, float]]] = field(default_factory=dict)
-    """Camera → when its last track of this passage ended, and that track's last box."""
+    gone: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
+    """Camera → when its last track of this passage ended, and that track's last seen and predicted boxes."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class PassageFuser:
         owners = [self._sighted(frame, int(tid), box)
                   for tid, box in zip(vehicles.tracker_id, vehicles.xyxy, strict=True)]
         for ended in frame.ended:
-            self._track_ended((frame.camera, ended.track_id), frame.t_s, ended.last_xyxy)
+            self._track_ended((frame.camera, ended.track_id), frame.t_s,
+                              np.asarray([ended.seen_xyxy or ended.last_xyxy, ended.last_xyxy], np.float32))
         self._assign_reads(frame, vehicles, owners)
         return self._ready(self._now)
 
@@ -181,16 +183,16 @@ class PassageFuser:
                 continue
             if any(key[0] == frame.camera for key in passage.live):
                 continue
-            if box_iou(np.asarray([box], np.float32), np.asarray([gone[1]], np.float32))[0, 0] >= cfg.rejoin_iou:
+            if box_iou(np.asarray([box], np.float32), gone[1]).max() >= cfg.rejoin_iou:
                 return passage
         return None
 
-    def _track_ended(self, key: TrackKey, t_s: float, last_box: tuple[float, float, float, float]) -> None:
+    def _track_ended(self, key: TrackKey, t_s: float, last_boxes: np.ndarray) -> None:
         passage = self._owner.pop(key, None)
         if passage is not None:
             passage.live.discard(key)
             passage.ended_t = t_s
-            passage.gone[key[0]] = (t_s, last_box)
+            passage.gone[key[0]] = (t_s, last_boxes)
 
     def _ready(self, now: float) -> list[VehiclePassage]:
         cfg = self.config

@@ -47,7 +47,10 @@ class EndedTrack:
     last_s: float
     hits: int
     last_xyxy: tuple[float, float, float, float]
+    """Where the track was predicted to be when it ended."""
     reason: str  # "lost" or "flushed"
+    seen_xyxy: tuple[float, float, float, float] | None = None
+    """Its filtered box at its last match: where the vehicle was last seen."""
 
 
 class ByteTracker:
@@ -201,7 +204,7 @@ class ByteTracker:
         self._class = np.concatenate([self._class, detections.class_id[fresh]])
 
     def _end(self, indices: npt.NDArray[np.intp], reason: str, t_s: float | None) -> None:
-        boxes = _corners(self._predicted(t_s))
+        boxes, seen = _corners(self._predicted(t_s)), _corners(self._box)
         for i in indices:
             if len(self._ended) >= MAX_ENDED_QUEUE:  # nobody pops: drop the oldest, count it
                 self._ended.popleft()
@@ -210,7 +213,7 @@ class ByteTracker:
             self._ended.append(EndedTrack(
                 track_id=int(self._ids[i]), class_id=int(self._class[i]), first_s=float(self._first[i]),
                 last_s=float(self._last[i]), hits=int(self._hits[i]),
-                last_xyxy=(float(box[0]), float(box[1]), float(box[2]), float(box[3])), reason=reason))
+                last_xyxy=_tuple(box), reason=reason, seen_xyxy=_tuple(seen[i])))
             log.debug("track %d ended (%s) after %.2f s", self._ids[i], reason, self._last[i] - self._first[i])
 
     def _keep(self, mask: npt.NDArray[np.bool_]) -> None:
@@ -219,6 +222,10 @@ class ByteTracker:
         self._ids, self._box, self._vel = self._ids[mask], self._box[mask], self._vel[mask]
         self._state, self._first, self._last = self._state[mask], self._first[mask], self._last[mask]
         self._hits, self._class = self._hits[mask], self._class[mask]
+
+
+def _tuple(box: npt.NDArray[np.float64]) -> tuple[float, float, float, float]:
+    return (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
 
 
 def _corners(state: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
