@@ -40,7 +40,7 @@ const page = {
   dirty: new Set(), // what to redraw at the next frame: lane ids, "kpis", "alerts", "yard", "all"
   shown: [], // ts_utc of events applied since the last frame, for the latency meter
   frameRequested: false,
-  overrides: new Map(), // passage_id -> id of the decision this operator's override replaces, until carried out
+  overrides: new Map(), // passage_id -> {replaced: decision id, outcome asked for}, until carried out
 };
 
 // ---- start-up and session ----------------------------------------------------------------------------------------
@@ -192,7 +192,10 @@ async function reloadState() {
   const client = page.client;
   const laneStates = await Promise.all(
     [...page.lanes.keys()].map((id) => client.get(`/lanes/${encodeURIComponent(id)}/state`)));
-  laneStates.forEach((state) => page.lanes.get(state.lane_id)?.setState(state));
+  for (const state of laneStates) {
+    page.lanes.get(state.lane_id)?.setState(state);
+    if (state.decision) confirmOverride(state.decision);
+  }
   const [occupancy, igvs, cranes, kpis, alerts] = await Promise.allSettled([
     client.get("/yard/occupancy"), client.get("/igvs"), client.get("/cranes"), client.get("/kpis"),
     client.get("/alerts")]);
@@ -216,7 +219,7 @@ function applyEvent(event) {
     case "passage": lane?.addPassage(data); break;
     case "decision": lane?.addDecision(data); confirmOverride(data); break;
     case "barrier": lane?.setBarrier(data); break;
-    case "lane": lane?.setState(data); break;
+    case "lane": lane?.setState(data); if (data.decision) confirmOverride(data.decision); break;
     case "occupancy": page.yard.setOccupancy(data); renderQueues(data.queues || {}); break;
     case "igv": page.yard.moveIgv(data); break;
     case "crane": page.yard.moveCrane(data); break;
@@ -324,23 +327,25 @@ function openOverride(lane, action, target) {
 /** The API accepted the action, but clearance decides (and may refuse: the operator is not on its list, the
  * truck changed). Say so when no new decision for the passage has come after a while, instead of silence. */
 function watchOverride(lane, action, decision) {
-  page.overrides.set(decision.passage_id, decision.decision_id);
+  page.overrides.set(decision.passage_id, {
+    replaced: decision.decision_id, outcome: action.replace("OVERRIDE_", ""), lane: lane.info.lane_id });
   setTimeout(() => {
-    if (page.overrides.get(decision.passage_id) !== decision.decision_id) return;
+    if (page.overrides.get(decision.passage_id)?.replaced !== decision.decision_id) return;
     page.overrides.delete(decision.passage_id);
     if (lane.decisionIdOf(decision.passage_id) !== decision.decision_id) return;
     showToast(t("dialog.unanswered", { action: t(`action.${action}`), lane: lane.info.lane_id }), "warn");
   }, OVERRIDE_ANSWER_MS);
 }
 
-/** Tell the operator when clearance has carried out their override: by then the lane may already show the next
- * truck, whose panel an old passage's decision never replaces. */
+/** Tell the operator when clearance has carried out their override (a new decision for the passage with the
+ * outcome asked for; its override details may come later): by then the lane may already show the next truck,
+ * whose panel an old passage's decision never replaces. */
 function confirmOverride(decision) {
-  const replaced = page.overrides.get(decision.passage_id);
-  if (replaced === undefined || replaced === decision.decision_id || !decision.override) return;
+  const sent = page.overrides.get(decision.passage_id);
+  if (!sent || sent.replaced === decision.decision_id || sent.outcome !== decision.outcome) return;
   page.overrides.delete(decision.passage_id);
   showToast(t("dialog.done", {
-    outcome: t(`outcome.${decision.outcome}`), lane: decision.lane_id, passage: decision.passage_id }));
+    outcome: t(`outcome.${decision.outcome}`), lane: decision.lane_id || sent.lane, passage: decision.passage_id }));
 }
 
 async function sendOverride(passageId, action, reason) {
