@@ -1,4 +1,5 @@
-"""Detector alone on one 960×540 synthetic frame: letterbox, ONNX Runtime inference, decode and NMS."""
+"""Detector alone on one 960×540 synthetic frame: letterbox, ONNX Runtime inference, decode and NMS; the float32
+export and the int8 model the lanes run, side by side in one run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from datasets.synth.generator import generate
-from vision.detector import Detector
+from vision.detector import FLOAT_MODEL, INT8_MODEL, Detector
 from vision.reader import load_image
 
 pytestmark = pytest.mark.benchmark(group="vision-detector")
@@ -22,8 +23,9 @@ def frame(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     return load_image(sorted(Path(root, "cameras", "rear").glob("*.jpg"))[15])
 
 
-def test_bench_detect_960x540(benchmark: BenchmarkFixture, frame: np.ndarray) -> None:
-    detector = Detector.load()
+@pytest.mark.parametrize("model", [FLOAT_MODEL, INT8_MODEL], ids=["float32", "int8"])
+def test_bench_detect_960x540(benchmark: BenchmarkFixture, frame: np.ndarray, model: Path) -> None:
+    detector = Detector.load(model)
     detections = benchmark(detector.detect, [frame])
     assert frame.shape == (540, 960, 3)
     assert len(detections[0]) > 0

@@ -376,6 +376,20 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def _quantize_arguments(parser: argparse.ArgumentParser) -> None:
+    from vision.training.command import add_quantize_arguments
+
+    add_quantize_arguments(parser)
+
+
+@command("quantize", "write an int8 copy of the detector, calibrated on training-seed frames (faster on the CPU)",
+         _quantize_arguments)
+def _quantize(args: argparse.Namespace) -> int:
+    from vision.training.command import run_quantize
+
+    return run_quantize(args)
+
+
 def _train_ocr_arguments(parser: argparse.ArgumentParser) -> None:
     from vision.training.command import add_train_ocr_arguments
 

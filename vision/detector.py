@@ -24,7 +24,11 @@ from vision.detections import Detections, FloatArray
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "gate_detector.onnx"
+FLOAT_MODEL = Path(__file__).resolve().parent / "models" / "gate_detector.onnx"
+"""The exported float32 detector (`smartgate train` / `export`): the reference, and the source of the int8 one."""
+INT8_MODEL = Path(__file__).resolve().parent / "models" / "gate_detector_int8.onnx"
+"""The same detector quantised to int8 (`smartgate quantize`): about 1.25× faster on the CPU, the same mAP50."""
+DEFAULT_MODEL = INT8_MODEL
 PAD_VALUE = 114  # ultralytics' letterbox grey; the model was trained with it
 STRIDE = 32
 MAX_SIDE_PX = 16384

@@ -121,6 +121,20 @@ def test_quick_train_export_and_load(tmp_path: Path) -> None:
     check_detector(run / "detector.onnx", (160, 256), frame)
     check_detector(tmp_path / "other.onnx", (192, 320), frame)
 
+    # the int8 copy, calibrated on the training seed's recording (reused, not rendered again)
+    quantized = smartgate("quantize", "--model", run / "detector.onnx", "--out", tmp_path / "int8.onnx", "--work",
+                          run / "recordings", "--seeds", "2", "--frames", "8", "--duration", "16", cwd=tmp_path,
+                          timeout=300)
+    assert quantized.returncode == 0, quantized.stderr[-3000:]
+    summary = json.loads(quantized.stdout)
+    assert summary["calibration_frames"] == 8
+    assert summary["bytes"] == (tmp_path / "int8.onnx").stat().st_size < summary["source_bytes"]
+    check_detector(tmp_path / "int8.onnx", (160, 256), frame)
+    import onnx  # a training extra
+
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+
 
 @pytest.mark.parametrize(("args", "message"), [
     (["export", "w.pt", "--out", "m.onnx", "--imgsz", "100", "256"], "must be a multiple of 32"),
@@ -132,6 +146,8 @@ def test_quick_train_export_and_load(tmp_path: Path) -> None:
     (["train", "--out", "x", "--time-h", "nan"], "must be a positive number"),
     (["train", "--out", "x", "--train-seeds", "5-1"], "seeds must look like"),
     (["train", "--out", "x", "--real", "r", "--no-real"], "not allowed with argument"),
+    (["quantize"], "the following arguments are required: --out"),
+    (["quantize", "--out", "m.onnx", "--frames", "0"], "must be a whole number of at least 1"),
 ])
 def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
     done = smartgate(*args, cwd=tmp_path)
@@ -144,6 +160,7 @@ def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], message: 
     (["train", "--quick", "--out", "run"], "ultralytics onnxscript"),
     (["export", "w.pt", "--out", "m.onnx"], "ultralytics onnxscript"),
     (["train-ocr", "--quick", "--out", "run"], "torch"),
+    (["quantize", "--out", "m.onnx", "--work", "run"], "onnx"),
 ])
 def test_missing_extras_say_how_to_install_them(tmp_path: Path, command: list[str], block: str) -> None:
     done = smartgate(*command, cwd=tmp_path, block=block)
@@ -164,6 +181,20 @@ def test_train_refuses_inconsistent_options(tmp_path: Path, args: list[str], mes
     done = smartgate(*args, cwd=tmp_path)
     assert done.returncode == 2
     assert message in one_error_line(done)
+    assert not (tmp_path / "run").exists()
+
+
+@needs_extras
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seeds", "1,9402"], "seeds [9402] are held out for evaluation"),
+    (["--seeds", "9001-9002"], "seeds [9001, 9002] are held out for evaluation"),
+    (["--model", "nowhere.onnx"], "nowhere.onnx: detector model not found"),
+])
+def test_quantize_refuses_held_out_seeds_and_a_missing_model(tmp_path: Path, args: list[str], message: str) -> None:
+    done = smartgate("quantize", "--out", "m.onnx", "--work", "run", *args, cwd=tmp_path)
+    assert done.returncode in (1, 2)
+    assert message in one_error_line(done)
+    assert not (tmp_path / "m.onnx").exists()
     assert not (tmp_path / "run").exists()
 
 

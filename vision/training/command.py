@@ -1,5 +1,5 @@
-"""`smartgate train`, `smartgate export` and `smartgate train-ocr`: the command lines of `train.run`,
-`export.export_onnx` and `vision.ocr.head_training.run`.
+"""`smartgate train`, `smartgate export`, `smartgate quantize` and `smartgate train-ocr`: the command lines of
+`train.run`, `export.export_onnx`, `quantize.run` and `vision.ocr.head_training.run`.
 
 Only the standard library is imported at module level, so `smartgate --help` stays fast and a machine without
 torch gets a one-line answer (exit 2) saying how to install the training extras.
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 TRAIN_PACKAGES = ("torch", "torchvision", "ultralytics", "onnx", "onnxscript")  # onnx, onnxscript: the exporter
+#: Seeds of the held-out replays that the results quote (benchmarks/RESULTS.md); never calibrated or trained on.
+HELD_OUT_REPLAY_SEEDS = (9401, 9402, 9403)
 INSTALL_HINT = "make train-setup, or .venv/bin/pip install --no-deps -r requirements-train.lock"
 
 
@@ -234,6 +236,40 @@ def run_export(args: argparse.Namespace) -> int:
     with redirect_stdout(sys.stderr):  # the exporters' chatter; stdout keeps the one result line
         target = export_onnx(args.weights, args.out, (imgsz[0], imgsz[1]), args.opset)
     print(json.dumps({"onnx": str(target), "bytes": target.stat().st_size, "input": [1, 3, *imgsz]}))
+    return EXIT_OK
+
+
+# --- smartgate quantize ---------------------------------------------------------------------------------------------
+
+def add_quantize_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `smartgate quantize`."""
+    parser.add_argument("--model", type=Path, default=None, metavar="FILE.onnx",
+                        help="float32 detector (default: the shipped vision/models/gate_detector.onnx)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.onnx", help="int8 model to write")
+    parser.add_argument("--work", type=Path, default=Path("var/quantize"), metavar="DIR",
+                        help="calibration recordings are rendered here (reused when present; default var/quantize)")
+    parser.add_argument("--seeds", type=_seeds, default=(1, 2), metavar="SEEDS",
+                        help="training seeds to calibrate on, never held-out ones (default 1,2)")
+    parser.add_argument("--frames", type=_positive_int, default=64, help="calibration frames (default 64)")
+    parser.add_argument("--duration", type=_positive_float, default=60.0, metavar="S",
+                        help="seconds of footage per seed (default 60)")
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    """Quantise and print one JSON line. Exit 2 without onnx (a training extra) or for held-out seeds."""
+    if _refuse_without_extras("smartgate quantize", ("onnx",)):
+        return EXIT_USAGE
+    from vision.detector import FLOAT_MODEL
+    from vision.training.quantize import run
+    from vision.training.train import Recipe
+
+    held_out = set(args.seeds) & {*Recipe().val_seeds, *HELD_OUT_REPLAY_SEEDS}
+    if held_out:
+        print(f"smartgate: error: seeds {sorted(held_out)} are held out for evaluation; calibrate on training seeds",
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(run(args.model or FLOAT_MODEL, args.out, args.work, seeds=args.seeds, frames=args.frames,
+                         duration_s=args.duration)))
     return EXIT_OK
 
 
