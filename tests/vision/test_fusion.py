@@ -272,6 +272,67 @@ def test_a_truck_entering_where_the_one_before_did_not_leave_is_a_new_passage() 
     assert len(published) == 2
 
 
+def with_a_moment_of_a_second_box(second_reads: dict[str, list[object]]) -> tuple[list[VehiclePassage], PassageFuser]:
+    """The front camera tracks a truck for 4 s (track 1); at 1.5 s a second box of it (track 2, elsewhere in the
+    image) is tracked for one frame with `second_reads`, and lost."""
+    fuser = PassageFuser("in-1", "in")
+    published: list[VehiclePassage] = []
+    second_box = (700.0, 400.0, 900.0, 700.0)
+    for k in range(17):
+        t = k * 0.25
+        published += fuser.update(sighting("front", t, 1, reads={"plates": [plate("11A-111.11", 0.9)]}))
+        if t == 1.5:
+            published += fuser.update(sighting("front", t, 2, box=second_box, reads=second_reads))
+        if t == 2.0:
+            ended = EndedTrack(2, VEHICLE, 1.5, 1.5, 1, second_box, "lost")
+            published += fuser.update(CameraFrame(camera="front", frame=k, t_s=t, ts_utc=1.7e9 + t, ended=[ended]))
+    return published + fuser.flush(), fuser
+
+
+def test_a_moment_of_a_second_box_on_a_truck_joins_its_passage() -> None:
+    published, fuser = with_a_moment_of_a_second_box(
+        {"plates": [replace(plate("11A-111.11", 0.8), box=(750.0, 600.0, 820.0, 630.0))]})
+    assert len(published) == 1
+    assert fuser.counters["fragments_joined"] == 1
+    assert published[0].plates[0].text == "11A-111.11"
+    assert published[0].frames_seen == 17  # the second box's frame is the same camera frame as track 1's at 1.5 s
+    nothing, _ = with_a_moment_of_a_second_box({})
+    assert len(nothing) == 1
+    weak, _ = with_a_moment_of_a_second_box(  # one weak read, too weak to be published: nothing of its own
+        {"plates": [replace(plate("57S-1148", 0.2), box=(750.0, 600.0, 820.0, 630.0))]})
+    assert len(weak) == 1
+
+
+def test_a_moment_of_a_second_box_after_its_truck_was_published_is_dropped() -> None:
+    fuser = PassageFuser("in-1", "in")
+    published: list[VehiclePassage] = []
+    second_box = (700.0, 400.0, 900.0, 700.0)
+    for k in range(25):
+        t = k * 0.25
+        if t <= 2.0:
+            published += fuser.update(sighting("front", t, 1, reads={"plates": [plate("11A-111.11", 0.9)]}))
+        if t == 2.0:
+            published += fuser.update(sighting("front", t, 2, box=second_box))
+        ended = [EndedTrack(1, VEHICLE, 0.0, 2.0, 9, TRUCK_BOX, "lost")] if t == 2.25 else []
+        ended += [EndedTrack(2, VEHICLE, 2.0, 2.0, 1, second_box, "lost")] if t == 2.75 else []
+        published += fuser.update(CameraFrame(camera="front", frame=100 + k, t_s=t + 0.01, ts_utc=1.7e9 + t,
+                                              ended=ended))
+    published += fuser.flush()
+    assert [p.plates[0].text for p in published] == ["11A-111.11"]
+    assert fuser.counters["fragments_dropped"] == 1
+    assert fuser.counters["fragments_joined"] == 0
+
+
+@pytest.mark.parametrize("reads", [
+    {"plates": [replace(plate("22B-222.22", 0.9), box=(750.0, 600.0, 820.0, 630.0))]},
+    {"seals": [SealObservation(state="absent", confidence=0.9, box=(710.0, 410.0, 720.0, 430.0))]},
+], ids=["another-plate", "a-seal"])
+def test_a_short_passage_that_read_something_of_its_own_is_published(reads: dict[str, list[object]]) -> None:
+    published, fuser = with_a_moment_of_a_second_box(reads)
+    assert len(published) == 2
+    assert fuser.counters["fragments_joined"] == 0
+
+
 def test_bad_frames_are_counted_not_fatal() -> None:
     fuser = PassageFuser("in-1", "in")
     assert fuser.update(CameraFrame(camera="front", frame=0, t_s=float("nan"), ts_utc=0.0)) == []

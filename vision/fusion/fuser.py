@@ -16,6 +16,11 @@ Association, and its limits:
   whose time window (`pre_window_s` before its first sighting to `post_window_s` after its last) holds it, else
   it waits up to `pre_window_s` for a passage to open. Limit: with two trucks in the lane at once, a read that no
   vehicle box covers is given to the older truck.
+* A passage of a few frames (`fragment_frames`) that lies in time inside a longer one and read nothing that one did
+  not read (a second box on one camera for a moment) joins it instead of being published: a phantom passage
+  would hold the barrier behind the truck. If that passage was published already, the fragment adds nothing to
+  it and is dropped (counted). Limit: a truck the detector saw in only that many frames, while
+  another truck was in the lane, with no read of its own, is taken as part of the other.
 * A passage is published once all its tracks have ended and `exit_grace_s` has passed without a new one (or it
   went `stale_s` without a sighting, or lasted `max_passage_s`).
 """
@@ -47,6 +52,7 @@ from vision.fusion.passage_evidence import FieldRules, PassageEvidence
 log = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,40}$")
 TrackKey = tuple[str, int]
+RECENT_PASSAGES = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +69,9 @@ class FusionConfig:
     """A new track on a camera may continue a passage whose track on that camera ended this recently."""
     rejoin_iou: float = 0.2
     """...if its first box overlaps the ended track's last seen or predicted box at least this much."""
+    fragment_frames: int = 3
+    """A passage of at most this many frames that lies, in time, inside another one and read nothing that one did
+    not read is a fragment of that truck (a second box on one camera for a moment); it joins that passage."""
     exit_grace_s: float = 1.0
     """Wait after a passage's last track ended before publishing, in case another camera picks the truck up."""
     stale_s: float = 10.0
@@ -113,9 +122,12 @@ class PassageFuser:
         self._open: list[_Open] = []
         self._owner: dict[TrackKey, _Open] = {}
         self._pending: deque[_Pending] = deque()
+        self._published: deque[_Open] = deque(maxlen=RECENT_PASSAGES)
+        """The last passages published: a fragment found after its truck's passage left still belongs to it."""
         self._seq = 0
         self._now = float("-inf")
-        self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0}
+        self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0,
+                         "fragments_joined": 0, "fragments_dropped": 0}
 
     def update(self, frame: CameraFrame) -> list[VehiclePassage]:
         """Take one camera frame; return the passages that are complete as of its time."""
@@ -203,7 +215,40 @@ class PassageFuser:
             self._open.remove(passage)
             for key in [k for k, owner in self._owner.items() if owner is passage]:
                 del self._owner[key]
+        for fragment in [p for p in done if len(p.frames) <= cfg.fragment_frames]:
+            host = self._host_of(fragment, [*self._open, *done, *self._published])
+            if host is not None:
+                done.remove(fragment)
+                self._join(fragment, host)
+        self._published.extend(done)
         return [self._publish(p) for p in done]
+
+    def _host_of(self, fragment: _Open, candidates: list[_Open]) -> _Open | None:
+        """The longer passage that `fragment` is a piece of: it spans the fragment's time (with the read windows)
+        and read every plate and number the fragment would publish; the fragment read no seal as present or
+        absent."""
+        cfg = self.config
+        if fragment.evidence.has_seal_reads():
+            return None
+        texts = fragment.evidence.texts(cfg.rules.min_evidence)  # what it would publish
+        return next((p for p in candidates if p is not fragment and len(p.frames) > len(fragment.frames)
+                     and p.first_t - cfg.pre_window_s <= fragment.first_t
+                     and fragment.last_t <= p.last_t + cfg.post_window_s
+                     and texts <= p.evidence.texts()), None)
+
+    def _join(self, fragment: _Open, host: _Open) -> None:
+        """Fold a fragment into its passage; into one already published, it adds nothing (it read nothing new)."""
+        if any(host is p for p in self._published):
+            self.counters["fragments_dropped"] += 1
+            log.info("fusion: a %d-frame passage is a piece of passage %d, published already", len(fragment.frames),
+                     host.seq)
+            return
+        host.evidence.absorb(fragment.evidence)
+        host.frames |= fragment.frames
+        host.first_utc, host.last_utc = min(host.first_utc, fragment.first_utc), max(host.last_utc, fragment.last_utc)
+        self.counters["fragments_joined"] += 1
+        log.info("fusion: a %d-frame passage joined the passage it is a piece of (seq %d → %d)", len(fragment.frames),
+                 fragment.seq, host.seq)
 
     # -- reads -----------------------------------------------------------------------------------------------------
 

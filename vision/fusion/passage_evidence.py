@@ -95,6 +95,25 @@ class PassageEvidence:
             numbers.add(read.number, read.confidence, sighting, image)
         self.reads += 1
 
+    def texts(self, min_evidence: float = 0.0) -> set[str]:
+        """The plates and container numbers read with at least `min_evidence` summed confidence."""
+        ballots = (self.numbers, *self.plates_by_role.values())
+        return {value for ballot in ballots for value, c in ballot.candidates.items() if c.evidence >= min_evidence}
+
+    def has_seal_reads(self) -> bool:
+        """Whether any door was read as sealed or not (an `unknown` read says nothing)."""
+        return any(state != "unknown" for ballot in self.seal_states.values() for state in ballot.candidates)
+
+    def absorb(self, other: PassageEvidence) -> None:
+        """Take every read of `other` (a fragment of this passage) as if it had been added here."""
+        for role, ballot in other.plates_by_role.items():
+            self.plates_by_role[role].merge(ballot)
+        self.numbers.merge(other.numbers)
+        for mine, theirs in ((self.seal_states, other.seal_states), (self.seal_numbers, other.seal_numbers)):
+            for link, ballot in theirs.items():
+                mine.setdefault(link, Ballot(self.rules.max_candidates)).merge(ballot)
+        self.reads += other.reads
+
     # -- fusion ----------------------------------------------------------------------------------------------------
 
     def plates(self, evidence: EvidenceFn) -> list[PlateRead]:
