@@ -19,6 +19,7 @@ const DEFAULT_STALE_AFTER_S = 3.0;
 const RELOAD_RETRY_MS = 1000;
 const TOAST_MS = 4000;
 const OVERRIDE_ANSWER_MS = 8000;
+const RECENT_DECISIONS = 200; // passages whose last decision the page keeps, to match late override replies
 const OPERATING_ROLES = ["operator", "admin"];
 const LANE_EVENTS = ["passage", "decision", "barrier", "lane"];
 
@@ -41,6 +42,7 @@ const page = {
   shown: [], // ts_utc of events applied since the last frame, for the latency meter
   frameRequested: false,
   overrides: new Map(), // passage_id -> {replaced: decision id, outcome asked for}, until carried out
+  decisions: new Map(), // passage_id -> the last decision seen for it (bounded): an answer may beat the POST reply
 };
 
 // ---- start-up and session ----------------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ async function reloadState() {
     [...page.lanes.keys()].map((id) => client.get(`/lanes/${encodeURIComponent(id)}/state`)));
   for (const state of laneStates) {
     page.lanes.get(state.lane_id)?.setState(state);
-    if (state.decision) confirmOverride(state.decision);
+    if (state.decision) noteDecision(state.decision);
   }
   const [occupancy, igvs, cranes, kpis, alerts] = await Promise.allSettled([
     client.get("/yard/occupancy"), client.get("/igvs"), client.get("/cranes"), client.get("/kpis"),
@@ -217,9 +219,9 @@ function applyEvent(event) {
   const lane = LANE_EVENTS.includes(event.type) ? page.lanes.get(data.lane_id) : undefined;
   switch (event.type) {
     case "passage": lane?.addPassage(data); break;
-    case "decision": lane?.addDecision(data); confirmOverride(data); break;
+    case "decision": lane?.addDecision(data); noteDecision(data); break;
     case "barrier": lane?.setBarrier(data); break;
-    case "lane": lane?.setState(data); if (data.decision) confirmOverride(data.decision); break;
+    case "lane": lane?.setState(data); if (data.decision) noteDecision(data.decision); break;
     case "occupancy": page.yard.setOccupancy(data); renderQueues(data.queues || {}); break;
     case "igv": page.yard.moveIgv(data); break;
     case "crane": page.yard.moveCrane(data); break;
@@ -329,12 +331,22 @@ function openOverride(lane, action, target) {
 function watchOverride(lane, action, decision) {
   page.overrides.set(decision.passage_id, {
     replaced: decision.decision_id, outcome: action.replace("OVERRIDE_", ""), lane: lane.info.lane_id });
+  const seen = page.decisions.get(decision.passage_id); // clearance may have answered before the API replied
+  if (seen) confirmOverride(seen);
   setTimeout(() => {
     if (page.overrides.get(decision.passage_id)?.replaced !== decision.decision_id) return;
     page.overrides.delete(decision.passage_id);
     if (lane.decisionIdOf(decision.passage_id) !== decision.decision_id) return;
     showToast(t("dialog.unanswered", { action: t(`action.${action}`), lane: lane.info.lane_id }), "warn");
   }, OVERRIDE_ANSWER_MS);
+}
+
+/** Remember the newest decision of each recent passage, then see whether it answers an override. */
+function noteDecision(decision) {
+  page.decisions.delete(decision.passage_id);
+  page.decisions.set(decision.passage_id, decision);
+  if (page.decisions.size > RECENT_DECISIONS) page.decisions.delete(page.decisions.keys().next().value);
+  confirmOverride(decision);
 }
 
 /** Tell the operator when clearance has carried out their override (a new decision for the passage with the

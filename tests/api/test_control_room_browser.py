@@ -22,7 +22,7 @@ from typing import Literal
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, Page, Route, WebSocketRoute, expect
 
 from api.app import create_app
 from api.settings import ApiSettings, LaneInfo
@@ -298,6 +298,37 @@ def test_the_page_confirms_an_override_that_clearance_carries_out_after_the_next
         expect(page.locator("#toast")).to_have_text("Làn in-1: đã thực hiện MỞ cho lượt xe P-7")
         expect(decision).to_have_attribute("data-passage", "P-8")
         expect(decision).to_have_attribute("data-outcome", "HOLD")
+    assert errors.errors == []
+
+
+def test_the_page_confirms_an_override_that_clearance_carried_out_before_the_api_replied(
+        page: Page, server: ApiServer, bus: CurveBus) -> None:
+    """Clearance may answer on the stream before the API's reply to the POST reaches the page (a loaded machine):
+    the page keeps the last decision of each recent passage and still confirms the override."""
+    errors = PageErrors(page)
+
+    def answer_first(route: Route) -> None:
+        reply = route.fetch()  # the API takes the override and publishes it; clearance answers at once
+        bus.publish(override(heard_action(bus), held, OperatorPolicy(frozenset({"operator"})),
+                             authenticated_as="operator", now_utc=time.time()))
+        time.sleep(1.0)  # the decision reaches the page while its POST is still waiting for the reply
+        route.fulfill(response=reply)
+
+    with reader_heartbeats(bus, ["in-1", "out-1"]):
+        sign_in(page, server.url, "operator")
+        wait_until(lambda: page_status(page) == "live", 10.0, "the page to go live")
+        bus.publish(passage("P-9"))
+        held = hold("P-9")
+        bus.publish(held)
+        decision = page.get_by_test_id("lane-in-1-decision")
+        expect(decision).to_have_attribute("data-outcome", "HOLD")
+        page.route("**/passages/*/override", answer_first)
+        page.get_by_test_id("override-open-in-1").click()
+        page.get_by_test_id("override-reason").fill("Đã kiểm tra tại chỗ")
+        page.get_by_test_id("override-submit").click()
+        expect(page.locator("#override-dialog")).to_be_hidden()
+        expect(page.locator("#toast")).to_have_text("Làn in-1: đã thực hiện MỞ cho lượt xe P-9")
+        expect(decision).to_have_attribute("data-outcome", "OPEN")
     assert errors.errors == []
 
 
