@@ -271,23 +271,28 @@ def test_an_operator_sees_a_hold_overrides_it_with_a_reason_and_sees_the_barrier
     assert errors.errors == []
 
 
+def override_a_hold(page: Page, server: ApiServer, bus: CurveBus, held: ClearanceDecision) -> None:
+    """Sign in as the operator, publish the truck and its HOLD on lane in-1, and override it to OPEN."""
+    sign_in(page, server.url, "operator")
+    wait_until(lambda: page_status(page) == "live", 10.0, "the page to go live")
+    bus.publish(passage(held.passage_id))
+    bus.publish(held)
+    expect(page.get_by_test_id("lane-in-1-decision")).to_have_attribute("data-outcome", "HOLD")
+    page.get_by_test_id("override-open-in-1").click()
+    page.get_by_test_id("override-reason").fill("Đã kiểm tra tại chỗ")
+    page.get_by_test_id("override-submit").click()
+    expect(page.locator("#override-dialog")).to_be_hidden()
+
+
 def test_the_page_confirms_an_override_that_clearance_carries_out_after_the_next_truck_arrived(
         page: Page, server: ApiServer, bus: CurveBus) -> None:
     """The lane shows the newest truck and an old passage's decision never replaces it, so the operator who
     overrode the truck before would see nothing: the page confirms the override in a toast instead."""
     errors = PageErrors(page)
     with reader_heartbeats(bus, ["in-1", "out-1"]):
-        sign_in(page, server.url, "operator")
-        wait_until(lambda: page_status(page) == "live", 10.0, "the page to go live")
-        bus.publish(passage("P-7"))
         held = hold("P-7")
-        bus.publish(held)
+        override_a_hold(page, server, bus, held)
         decision = page.get_by_test_id("lane-in-1-decision")
-        expect(decision).to_have_attribute("data-outcome", "HOLD")
-        page.get_by_test_id("override-open-in-1").click()
-        page.get_by_test_id("override-reason").fill("Đã kiểm tra tại chỗ")
-        page.get_by_test_id("override-submit").click()
-        expect(page.locator("#override-dialog")).to_be_hidden()
         action = heard_action(bus)
 
         bus.publish(passage("P-8"))  # the next truck, held, reaches the panel first
@@ -307,6 +312,8 @@ def test_the_page_confirms_an_override_that_clearance_carried_out_before_the_api
     the page keeps the last decision of each recent passage and still confirms the override."""
     errors = PageErrors(page)
 
+    held = hold("P-9")
+
     def answer_first(route: Route) -> None:
         reply = route.fetch()  # the API takes the override and publishes it; clearance answers at once
         bus.publish(override(heard_action(bus), held, OperatorPolicy(frozenset({"operator"})),
@@ -315,18 +322,9 @@ def test_the_page_confirms_an_override_that_clearance_carried_out_before_the_api
         route.fulfill(response=reply)
 
     with reader_heartbeats(bus, ["in-1", "out-1"]):
-        sign_in(page, server.url, "operator")
-        wait_until(lambda: page_status(page) == "live", 10.0, "the page to go live")
-        bus.publish(passage("P-9"))
-        held = hold("P-9")
-        bus.publish(held)
-        decision = page.get_by_test_id("lane-in-1-decision")
-        expect(decision).to_have_attribute("data-outcome", "HOLD")
         page.route("**/passages/*/override", answer_first)
-        page.get_by_test_id("override-open-in-1").click()
-        page.get_by_test_id("override-reason").fill("Đã kiểm tra tại chỗ")
-        page.get_by_test_id("override-submit").click()
-        expect(page.locator("#override-dialog")).to_be_hidden()
+        override_a_hold(page, server, bus, held)
+        decision = page.get_by_test_id("lane-in-1-decision")
         expect(page.locator("#toast")).to_have_text("Làn in-1: đã thực hiện MỞ cho lượt xe P-9")
         expect(decision).to_have_attribute("data-outcome", "OPEN")
     assert errors.errors == []
