@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ from bus.journal import Journal
 from bus.messages import ContainerRead, CraneCommand, OccupancyUpdate, VehiclePassage
 from bus.transport import subscription
 from datasets.yard_synth import write_yard_recording
+from datasets.yard_synth.recording import open_yard_recording
 from smartgate import cli
-from smartgate.services.yard_occupancy import _Yard
+from smartgate.services.yard_occupancy import _play, _Yard
 from smartgate.site import load_site
 from smartgate.wiring import event_subscriber
+from smartgate.yard_pipeline import recording_pipeline
 from tests.smartgate.test_gate_controller_process import free_port
 from tests.smartgate.test_site import endpoints, write_site
 from yard.layout import load_layout
@@ -106,3 +109,43 @@ def test_gate_reads_and_crane_moves_from_the_bus_feed_the_inventory(tmp_path: Pa
     assert inventory.where("MSCU1234565") is not None
     assert counters["events"] == 3
     assert counters["crane_refused.not_there"] == 1
+
+
+class _Spies:
+    """Stands in for the journal writer and the pulse: keeps what would be recorded and published."""
+
+    def __init__(self) -> None:
+        self.updates: list[OccupancyUpdate] = []
+        self.ticks = 0
+
+    def record_then_publish(self, updates: list[OccupancyUpdate]) -> None:
+        self.updates.extend(updates)
+
+    def tick(self) -> None:
+        self.ticks += 1
+
+
+def test_a_recording_played_as_fast_as_possible_steps_on_the_cameras_clock(tmp_path: Path) -> None:
+    """Slots settle by camera seconds: played at speed 0, 6 s of recording still fill the yard's slots.
+
+    (Stepping on the wall clock made this depend on how fast the machine ran the 12 steps.)
+    """
+    recording = open_yard_recording(write_yard_recording(tmp_path / "rec", seed=5, duration_s=6.0, fps=2.0))
+    pipeline = recording_pipeline(recording, load_layout(YARD_LAYOUT))
+    stamps: list[float] = []
+    step = pipeline.step
+
+    def stamped_step(t_utc: float, images: Any) -> Any:
+        stamps.append(t_utc)
+        return step(t_utc, images)
+
+    pipeline.step = stamped_step  # type: ignore[method-assign]
+    yard = _Yard(inventory_for(load_layout(YARD_LAYOUT)), lambda _timeout: None, None, None,  # type: ignore[arg-type]
+                 Counter())
+    spies = _Spies()
+    yard.record_then_publish = spies.record_then_publish  # type: ignore[method-assign]
+    yard.pulse = spies  # type: ignore[assignment]
+    _play(recording, pipeline, yard, threading.Event(), speed=0.0)
+    assert [round(b - a, 6) for a, b in pairwise(stamps)] == [0.5] * 11
+    assert spies.ticks == 12
+    assert any(s.occupied and s.kind == "container" for u in spies.updates for s in u.slots)
