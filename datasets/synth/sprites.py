@@ -51,10 +51,12 @@ class Canvas:
         cv2.rectangle(self.image, (x0, y0), (x1 - 1, y1 - 1), (*color, alpha), -1)
 
     def put(self, rect: Rect, texture: np.ndarray) -> None:
-        """Place an opaque float or uint8 BGR texture into a rect (clipped to the canvas)."""
+        """Place an opaque float or uint8 BGR texture into a rect (clipped to the canvas and to the texture, which
+        its caller sized by rounding metres on its own and may be a pixel short of the rounded rect)."""
         x0, y0, x1, y1 = (round(v) for v in rect)
         h, w = self.image.shape[:2]
-        cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        th, tw = texture.shape[:2]
+        cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1, x0 + tw), min(h, y1, y0 + th)
         if cx1 <= cx0 or cy1 <= cy0:
             return
         tex = texture[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]

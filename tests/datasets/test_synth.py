@@ -22,6 +22,7 @@ from datasets.synth.generator import GeneratorError, _Lane, _settings
 from datasets.synth.glyphs import paint, text_ink
 from datasets.synth.render import Pose, render_view, visible_faces
 from datasets.synth.scenario import PlannedPassage, plan
+from datasets.synth.sprites import Canvas
 from datasets.synth.truck import FACES, build_face, face_frames
 
 SIZE = (480, 270)
@@ -137,6 +138,14 @@ def test_painted_ink_box_is_exact() -> None:
     ys, xs = np.nonzero(canvas[..., 3])
     assert box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     assert 19 <= box[3] - box[1] <= 22  # cap height as asked
+
+
+def test_a_texture_a_pixel_short_of_its_rounded_rect_is_placed_not_refused() -> None:
+    """Seed 8801 drew a bumper 114 px high into a rect that rounds to 115 px, and the whole recording failed."""
+    canvas = Canvas.blank(2.0, 1.0, 100.0)
+    canvas.put((10.4, 20.5, 60.4, 35.5), np.full((15, 50, 3), 200, np.uint8))   # the rect rounds to 16 rows
+    assert canvas.image[20:35, 10:60, :3].min() == 200
+    assert canvas.image[35, 10:60, 3].max() == 0                                 # the missing row stays clear
 
 
 def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path: Path) -> None:
