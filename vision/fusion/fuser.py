@@ -100,6 +100,22 @@ class _Open:
 
 
 @dataclass(frozen=True)
+class _Span:
+    """A passage as the fragment rule sees it (a published one is kept as this, without its reads and crops)."""
+
+    seq: int
+    first_t: float
+    last_t: float
+    frames: int
+    texts: frozenset[str]
+
+    @classmethod
+    def of(cls, passage: _Open) -> _Span:
+        return cls(passage.seq, passage.first_t, passage.last_t, len(passage.frames),
+                   frozenset(passage.evidence.texts()))
+
+
+@dataclass(frozen=True)
 class _Pending:
     read: Observation
     sighting: Sighting
@@ -122,7 +138,7 @@ class PassageFuser:
         self._open: list[_Open] = []
         self._owner: dict[TrackKey, _Open] = {}
         self._pending: deque[_Pending] = deque()
-        self._published: deque[_Open] = deque(maxlen=RECENT_PASSAGES)
+        self._published: deque[_Span] = deque(maxlen=RECENT_PASSAGES)
         """The last passages published: a fragment found after its truck's passage left still belongs to it."""
         self._seq = 0
         self._now = float("-inf")
@@ -216,33 +232,31 @@ class PassageFuser:
             for key in [k for k, owner in self._owner.items() if owner is passage]:
                 del self._owner[key]
         for fragment in [p for p in done if len(p.frames) <= cfg.fragment_frames]:
-            host = self._host_of(fragment, [*self._open, *done, *self._published])
+            if fragment.evidence.has_seal_reads():  # a door's seal is news, whatever else it read
+                continue
+            host = next((p for p in [*self._open, *done] if p is not fragment and self._holds(_Span.of(p), fragment)),
+                        None)
             if host is not None:
                 done.remove(fragment)
                 self._join(fragment, host)
-        self._published.extend(done)
+            elif (sent := next((s for s in self._published if self._holds(s, fragment)), None)) is not None:
+                done.remove(fragment)  # it read nothing its passage did not publish already
+                self.counters["fragments_dropped"] += 1
+                log.info("fusion: a %d-frame passage is a piece of passage %d, published already",
+                         len(fragment.frames), sent.seq)
+        self._published.extend(_Span.of(p) for p in done)
         return [self._publish(p) for p in done]
 
-    def _host_of(self, fragment: _Open, candidates: list[_Open]) -> _Open | None:
-        """The longer passage that `fragment` is a piece of: it spans the fragment's time (with the read windows)
-        and read every plate and number the fragment would publish; the fragment read no seal as present or
-        absent."""
+    def _holds(self, span: _Span, fragment: _Open) -> bool:
+        """Whether `fragment` is a piece of the longer passage `span`: that one spans its time (with the read
+        windows) and read every plate and number the fragment would publish."""
         cfg = self.config
-        if fragment.evidence.has_seal_reads():
-            return None
-        texts = fragment.evidence.texts(cfg.rules.min_evidence)  # what it would publish
-        return next((p for p in candidates if p is not fragment and len(p.frames) > len(fragment.frames)
-                     and p.first_t - cfg.pre_window_s <= fragment.first_t
-                     and fragment.last_t <= p.last_t + cfg.post_window_s
-                     and texts <= p.evidence.texts()), None)
+        return (span.frames > len(fragment.frames) and span.first_t - cfg.pre_window_s <= fragment.first_t
+                and fragment.last_t <= span.last_t + cfg.post_window_s
+                and fragment.evidence.texts(cfg.rules.min_evidence) <= span.texts)
 
     def _join(self, fragment: _Open, host: _Open) -> None:
-        """Fold a fragment into its passage; into one already published, it adds nothing (it read nothing new)."""
-        if any(host is p for p in self._published):
-            self.counters["fragments_dropped"] += 1
-            log.info("fusion: a %d-frame passage is a piece of passage %d, published already", len(fragment.frames),
-                     host.seq)
-            return
+        """Fold a fragment into the open passage it is a piece of."""
         host.evidence.absorb(fragment.evidence)
         host.frames |= fragment.frames
         host.first_utc, host.last_utc = min(host.first_utc, fragment.first_utc), max(host.last_utc, fragment.last_utc)
