@@ -28,11 +28,10 @@ from datasets.recording import OBJECT_CLASSES, Recording
 from vision.detections import FloatArray, box_iou
 from vision.detector import Detector, DetectorConfig
 from vision.reader import ImageReadError, load_image
-from vision.training.yolo_dataset import MIN_BOX_PX, REAL_CLASSES, read_real_labels, real_split
+from vision.training.yolo_dataset import REAL_CLASSES, clipped_box, read_real_labels, real_split, sampled_frames
 
 IOU = 0.5
 EVAL_CONFIG = DetectorConfig(score_threshold=0.001, class_thresholds={}, max_candidates=30_000)
-EMPTY_FRAMES_PER_CAMERA = 2
 
 
 @dataclass(frozen=True)
@@ -112,26 +111,21 @@ def evaluate(detector: Detector, samples: Iterable[Sample]) -> dict[str, ClassSc
 
 
 def recording_samples(root: Path) -> Iterator[Sample]:
-    """Frames of a recording with their truth boxes (clipped to the frame, slivers dropped, as training exports
-    them); every frame that shows something, and the first few empty ones of each camera."""
+    """The frames training exports from a recording (`sampled_frames`), with their truth boxes clipped as it clips
+    them."""
     recording = Recording.open(root)
     every = frozenset(range(len(OBJECT_CLASSES)))
-    empties: dict[str, int] = {}
-    for truth in recording.frames():
-        if not truth.objects:
-            if empties.get(truth.camera, 0) >= EMPTY_FRAMES_PER_CAMERA:
-                continue
-            empties[truth.camera] = empties.get(truth.camera, 0) + 1
+    for truth, _passage in sampled_frames(recording):
         try:
             image = load_image(recording.frame_path(truth))
         except (ImageReadError, ValueError):
             continue
         height, width = image.shape[:2]
-        boxes = np.array([obj.box for obj in truth.objects], np.float32).reshape(-1, 4)
-        boxes = np.clip(boxes, 0.0, np.array([width, height, width, height], np.float32))
-        keep = ((boxes[:, 2] - boxes[:, 0]) >= MIN_BOX_PX) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_PX)
-        classes = np.array([OBJECT_CLASSES.index(obj.cls) for obj in truth.objects], np.int32)
-        yield Sample(f"{root.name}/{truth.file}", image, boxes[keep], classes[keep], every)
+        kept = [(OBJECT_CLASSES.index(obj.cls), box) for obj in truth.objects
+                if (box := clipped_box(obj.box, width, height)) is not None]
+        boxes = np.array([box for _, box in kept], np.float32).reshape(-1, 4)
+        classes = np.array([cls for cls, _ in kept], np.int32)
+        yield Sample(f"{root.name}/{truth.file}", image, boxes, classes, every)
 
 
 def real_samples(root: Path) -> Iterator[Sample]:

@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -64,14 +64,23 @@ def yolo_line(class_id: int, box: Sequence[float], width: int, height: int) -> s
     """A YOLO label line for a pixel box, clipped to the frame; None when nothing usable is left."""
     if width <= 0 or height <= 0:
         raise DatasetError(f"frame size must be positive, got {width}x{height}")
+    clipped = clipped_box(box, width, height)
+    if clipped is None:
+        return None
+    x0, y0, x1, y1 = clipped
+    cx, cy = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height
+    return f"{class_id} {cx:.6f} {cy:.6f} {(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}"
+
+
+def clipped_box(box: Sequence[float], width: int, height: int) -> Box | None:
+    """A pixel box clipped to the frame; None when not finite or thinner than `MIN_BOX_PX` once clipped."""
     if len(box) != 4 or not all(math.isfinite(v) for v in box):
         return None
     x0, y0 = max(0.0, float(box[0])), max(0.0, float(box[1]))
     x1, y1 = min(float(width), float(box[2])), min(float(height), float(box[3]))
     if x1 - x0 < MIN_BOX_PX or y1 - y0 < MIN_BOX_PX:
         return None
-    cx, cy = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height
-    return f"{class_id} {cx:.6f} {cy:.6f} {(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}"
+    return x0, y0, x1, y1
 
 
 def frame_label_lines(objects: Iterable[ObjectTruth], width: int, height: int,
@@ -104,6 +113,19 @@ def frame_passage(truth: FrameTruth) -> str | None:
     return max(set(ids), key=ids.count) if ids else None
 
 
+def sampled_frames(recording: Recording, max_empty_per_camera: int = 2) -> Iterator[tuple[FrameTruth, str | None]]:
+    """The frames worth a label, with the passage each shows: every frame of a passage, and only the first few of
+    an empty lane per camera (they repeat one image per camera and ambient; a few are enough as negatives)."""
+    empties: dict[str, int] = {}
+    for truth in recording.frames():
+        passage = frame_passage(truth)
+        if passage is None:
+            if empties.get(truth.camera, 0) >= max_empty_per_camera:
+                continue
+            empties[truth.camera] = empties.get(truth.camera, 0) + 1
+        yield truth, passage
+
+
 def export_recording(recording: Recording, root: Path, *, split: Split | None = None, val_share: float = 0.0,
                      max_empty_per_camera: int = 2, prefix: str | None = None) -> ExportStats:
     """Write one recording's frames and labels under `root`.
@@ -115,18 +137,13 @@ def export_recording(recording: Recording, root: Path, *, split: Split | None = 
     meta = recording.meta
     prefix = prefix or f"{meta.name}-s{meta.seed}"
     stats = ExportStats()
-    empties: dict[str, int] = {}
     last_split: Split = split or "train"
-    for truth in recording.frames():
+    for truth, passage in sampled_frames(recording, max_empty_per_camera):
         cam = meta.cameras.get(truth.camera)
         if cam is None or cam.storage != "frames":
             stats.skipped_frames += 1
             continue
-        passage = frame_passage(truth)
         if passage is None:
-            if empties.get(truth.camera, 0) >= max_empty_per_camera:
-                continue
-            empties[truth.camera] = empties.get(truth.camera, 0) + 1
             chosen = last_split
         else:
             chosen = split or passage_split(meta.seed, passage, val_share)
