@@ -5,7 +5,7 @@ makes the small default one. The identifier helpers (ISO 6346 check digits, plat
 are shared with the vision code.
 """
 
-from datasets.synth.generator import DEFAULT_START_UTC, GeneratorError, ensure_demo_recording, generate
+from datasets.synth.generator import DEFAULT_START_UTC, GeneratorError, ensure_demo_recording, generate, rendered
 from datasets.synth.identifiers import (
     cn_plate_lines,
     is_valid_cn_plate,
@@ -24,6 +24,7 @@ from datasets.synth.identifiers import (
 __all__ = [
     "DEFAULT_START_UTC", "GeneratorError", "cn_plate_lines", "ensure_demo_recording", "generate",
     "is_valid_cn_plate", "is_valid_iso6346", "is_valid_vn_plate", "iso6346_check_digit", "random_cn_plate",
-    "random_container_number", "random_seal_number", "random_size_type", "random_vn_plate", "size_type_length_ft",
+    "random_container_number", "random_seal_number", "random_size_type", "random_vn_plate", "rendered",
+    "size_type_length_ft",
     "vn_plate_lines",
 ]

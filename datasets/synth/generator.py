@@ -21,7 +21,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from datasets.recording import CameraMeta, ObjectTruth, RecordingMeta, RecordingWriter, View
+from datasets.recording import CameraMeta, ObjectTruth, Recording, RecordingMeta, RecordingWriter, View
 from datasets.synth.background import render_background
 from datasets.synth.cameras import VIEWS, Camera, lane_camera
 from datasets.synth.conditions import FrameEffects, NoiseBank, add_light_glows, motion_blur
@@ -307,6 +307,26 @@ def _meta(name: str, settings: Settings, passages: list[PlannedPassage]) -> Reco
                    "mismatch_share": settings.mismatch_share, "conditions_share": settings.conditions_share,
                    "start_utc": settings.start_utc, "passages": len(passages), "frames": settings.frame_count},
     )
+
+
+def rendered(target: str | Path, *, seed: int, duration_s: float, fps: float, trucks_per_hour: float,
+             size: tuple[int, int], lane_id: str = "in-1", direction: Literal["in", "out"] = "in") -> Path:
+    """The recording at `target` rendered with these settings: reused when it is one (a rerun into the same folder),
+    rendered again when it is missing, broken or was rendered with other settings. One process (no pool: training
+    renders its seeds in parallel processes already)."""
+    root = Path(target)
+    try:
+        meta = Recording.open(root).meta
+        same = (meta.seed == seed and meta.fps == fps and meta.duration_s == duration_s
+                and {(c.width, c.height) for c in meta.cameras.values()} == {size}
+                and meta.generator.get("trucks_per_hour") == trucks_per_hour)
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        shutil.rmtree(root, ignore_errors=True)
+        generate(root, seed=seed, duration_s=duration_s, fps=fps, trucks_per_hour=trucks_per_hour, size=size,
+                 workers=1, lane_id=lane_id, direction=direction)
+    return root
 
 
 def ensure_demo_recording(path: str | Path, *, lane_id: str = DEMO_LANE, direction: Literal["in", "out"] = "in",

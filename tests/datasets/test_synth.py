@@ -7,6 +7,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,14 @@ import numpy as np
 import pytest
 
 from datasets.recording import OBJECT_CLASSES, PassageTruth, Recording, View
-from datasets.synth import ensure_demo_recording, generate, is_valid_cn_plate, is_valid_iso6346, is_valid_vn_plate
+from datasets.synth import (
+    ensure_demo_recording,
+    generate,
+    is_valid_cn_plate,
+    is_valid_iso6346,
+    is_valid_vn_plate,
+    rendered,
+)
 from datasets.synth.cameras import Camera, intrinsics, look_at
 from datasets.synth.command import main
 from datasets.synth.conditions import CONDITIONS, FrameEffects, NoiseBank
@@ -146,6 +154,19 @@ def test_a_texture_a_pixel_short_of_its_rounded_rect_is_placed_not_refused() -> 
     canvas.put((10.4, 20.5, 60.4, 35.5), np.full((15, 50, 3), 200, np.uint8))   # the rect rounds to 16 rows
     assert canvas.image[20:35, 10:60, :3].min() == 200
     assert canvas.image[35, 10:60, 3].max() == 0                                 # the missing row stays clear
+
+
+def test_a_recording_is_reused_only_when_rendered_with_the_same_settings(tmp_path: Path) -> None:
+    render = partial(rendered, seed=3, fps=2.0, trucks_per_hour=400.0, size=(320, 180))
+    target = render(tmp_path / "rec", duration_s=4.0)
+    stamp = (target / "recording.json").stat().st_mtime_ns
+    assert render(target, duration_s=4.0) == target
+    assert (target / "recording.json").stat().st_mtime_ns == stamp
+    render(target, duration_s=6.0)
+    assert Recording.open(target).meta.duration_s == 6.0
+    (target / "recording.json").write_text("{")  # broken: rendered again
+    render(target, duration_s=4.0)
+    assert Recording.open(target).meta.duration_s == 4.0
 
 
 def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path: Path) -> None:

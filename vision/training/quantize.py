@@ -110,17 +110,10 @@ def decode_nodes(graph: object) -> list[str]:
 
 def calibration_recordings(out: Path, seeds: Sequence[int], duration_s: float, size: tuple[int, int]) -> list[Path]:
     """Render (or reuse) one busy lane recording per training seed under `out`."""
-    from datasets.synth import generate
+    from datasets.synth import rendered
 
-    paths = []
-    for seed in seeds:
-        target = out / f"seed{seed}"
-        try:
-            Recording.open(target)
-        except (OSError, ValueError):
-            generate(target, seed=seed, duration_s=duration_s, fps=2.0, trucks_per_hour=400.0, size=size, workers=1)
-        paths.append(target)
-    return paths
+    return [rendered(out / f"seed{seed}", seed=seed, duration_s=duration_s, fps=2.0, trucks_per_hour=400.0, size=size)
+            for seed in seeds]
 
 
 def run(source: Path, target: Path, work: Path, *, seeds: Sequence[int], frames: int,

@@ -99,27 +99,11 @@ class Timer:
 # --- data ---------------------------------------------------------------------------------------------------------
 
 def _generate_one(out: Path, seed: int, recipe: Recipe) -> Path:
-    from datasets.synth import generate
+    from datasets.synth import rendered
 
-    target = out / f"seed{seed}"
-    if not _rendered_for(target, recipe):
-        shutil.rmtree(target, ignore_errors=True)
-        generate(target, seed=seed, duration_s=recipe.duration_s, fps=recipe.fps,
-                 trucks_per_hour=recipe.trucks_per_hour, size=recipe.frame_size, workers=1,
-                 lane_id=f"in-{seed % 3 + 1}", direction="in" if seed % 2 == 0 else "out")
-    return target
-
-
-def _rendered_for(target: Path, recipe: Recipe) -> bool:
-    """Whether `target` already holds this seed's recording as the recipe renders it (a rerun into the same folder
-    reuses it; a folder left by another recipe, or a broken one, is rendered again)."""
-    try:
-        meta = Recording.open(target).meta
-    except (OSError, ValueError):
-        return False
-    sizes = {(cam.width, cam.height) for cam in meta.cameras.values()}
-    return (meta.fps == recipe.fps and meta.duration_s == recipe.duration_s and sizes == {recipe.frame_size}
-            and meta.generator.get("trucks_per_hour") == recipe.trucks_per_hour)
+    return rendered(out / f"seed{seed}", seed=seed, duration_s=recipe.duration_s, fps=recipe.fps,
+                    trucks_per_hour=recipe.trucks_per_hour, size=recipe.frame_size, lane_id=f"in-{seed % 3 + 1}",
+                    direction="in" if seed % 2 == 0 else "out")
 
 
 def generate_recordings(out: Path, seeds: Sequence[int], recipe: Recipe, processes: int) -> list[Path]:
