@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vision.training import command as training
+
 log = logging.getLogger(__name__)
 
 PROG = "smartgate"
@@ -349,60 +351,17 @@ def print_report(summary: str, payload: dict[str, object], path: Path | None) ->
 # --- training (needs the extras in requirements-train.lock) ------------------------------------------------------
 
 
-def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    from vision.training.command import add_train_arguments
-
-    add_train_arguments(parser)
-
-
-@command("train", "train the gate detector from scratch and export it to ONNX (--quick: a tiny check)",
-         _train_arguments)
-def _train(args: argparse.Namespace) -> int:
-    from vision.training.command import run_train
-
-    return run_train(args)
-
-
-def _export_arguments(parser: argparse.ArgumentParser) -> None:
-    from vision.training.command import add_export_arguments
-
-    add_export_arguments(parser)
-
-
-@command("export", "export trained detector weights (.pt) to the ONNX model the product runs", _export_arguments)
-def _export(args: argparse.Namespace) -> int:
-    from vision.training.command import run_export
-
-    return run_export(args)
-
-
-def _quantize_arguments(parser: argparse.ArgumentParser) -> None:
-    from vision.training.command import add_quantize_arguments
-
-    add_quantize_arguments(parser)
-
-
-@command("quantize", "write an int8 copy of the detector, calibrated on training-seed frames (faster on the CPU)",
-         _quantize_arguments)
-def _quantize(args: argparse.Namespace) -> int:
-    from vision.training.command import run_quantize
-
-    return run_quantize(args)
-
-
-def _train_ocr_arguments(parser: argparse.ArgumentParser) -> None:
-    from vision.training.command import add_train_ocr_arguments
-
-    add_train_ocr_arguments(parser)
-
-
-@command("train-ocr", "fine-tune the text recogniser's last layer on synthetic gate text (--quick: a tiny check)",
-         _train_ocr_arguments)
-def _train_ocr(args: argparse.Namespace) -> int:
-    from vision.training.command import run_train_ocr
-
-    return run_train_ocr(args)
-
+# The training commands: their module is light; torch, ultralytics and onnx load only when one of them runs.
+for _name, _help, _arguments, _run in (
+        ("train", "train the gate detector from scratch and export it to ONNX (--quick: a tiny check)",
+         training.add_train_arguments, training.run_train),
+        ("export", "export trained detector weights (.pt) to the ONNX model the product runs",
+         training.add_export_arguments, training.run_export),
+        ("quantize", "write an int8 copy of the detector, calibrated on training-seed frames (faster on the CPU)",
+         training.add_quantize_arguments, training.run_quantize),
+        ("train-ocr", "fine-tune the text recogniser's last layer on synthetic gate text (--quick: a tiny check)",
+         training.add_train_ocr_arguments, training.run_train_ocr)):
+    command(_name, _help, _arguments)(_run)
 
 from smartgate import cli_sim, cli_yard  # noqa: E402, F401 - register the yard, calibration and simulation commands
 
