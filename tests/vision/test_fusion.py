@@ -92,6 +92,29 @@ def test_a_read_of_part_of_the_plate_does_not_dilute_its_confidence() -> None:
     assert read.confidence == pytest.approx(4.5 / (4.5 + 0.6) * 0.9)  # 46079 and 81R left out of the total
 
 
+def test_a_plate_read_in_full_a_few_times_outweighs_many_reads_with_a_character_lost() -> None:
+    """Seed 9403's truck 24: a pole hid a digit of `12C-825.65` in most frames; `12C-8265` and `12C-8255` (each a
+    valid old-style plate) are that plate with one digit lost, so they count as parts of it, not against it."""
+    reads = [{"plates": [plate("12C-8265", 0.84)]}] * 5 + [{"plates": [plate("12C-8255", 0.75)]}] * 3
+    reads += [{"plates": [plate("12C-825.65", 0.91)]}] * 2 + [{"plates": [plate("43G-3255", 0.41)]}]
+    (read,) = run(PassageFuser("in-1", "in"), frames(reads)).plates
+    assert read.text == "12C-825.65"
+    assert read.confidence == pytest.approx(1.82 / (1.82 + 0.41) * 0.91)   # the one-short reads left out
+
+
+@pytest.mark.parametrize("fuller", [
+    [plate("12C-825.65", 0.91)],                          # read once: may be a character made up
+    [plate("12C-825.65", 0.3)] * 2,                       # too little evidence beside the short reads
+    # of no known plate format:
+    [PlateObservation(text="12C82565", confidence=0.91, box=PLATE_BOX, format="unknown", role="tractor")] * 2,
+    [plate("12C-825.66", 0.91)] * 2,                      # not the short read with one character lost
+])
+def test_a_short_plate_keeps_its_win_without_a_fuller_plate_read_well(fuller: list[PlateObservation]) -> None:
+    reads = [{"plates": [plate("12C-8265", 0.84)]}] * 5 + [{"plates": [read]} for read in fuller]
+    (read, *_) = run(PassageFuser("in-1", "in"), frames(reads)).plates
+    assert read.text == "12C-8265"
+
+
 def test_tractor_and_trailer_plates_are_fused_separately() -> None:
     reads = [{"plates": [plate("34C-720.01", 0.9), plate("64R-580.77", 0.8, "trailer")]}] * 3
     reads += [{"plates": [plate("34C-720.01", 0.7, "unknown")]}]

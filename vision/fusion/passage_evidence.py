@@ -43,6 +43,11 @@ class FieldRules:
     """A second container number is reported only with at least this share of the first one's evidence."""
     invalid_check_digit_weight: float = 0.5
     """Among variants of one container number, evidence of a variant failing ISO 6346 counts this much."""
+    fuller_plate_reads: int = 2
+    fuller_plate_share: float = 0.3
+    """The strongest plate read gives way to a plate of a known format that it copies with one character lost
+    (covered in some frames, or two like characters merged by the recogniser) when that fuller plate was read at
+    least `fuller_plate_reads` times with at least `fuller_plate_share` of its evidence."""
     max_candidates: int = 32
 
 
@@ -130,10 +135,10 @@ class PassageEvidence:
         for role, ballot in ballots.items():
             if not ballot or (role == "unknown" and found):
                 continue
-            text, winner = ballot.ranked()[0]
+            text, winner = _plate_winner(ballot, self.rules)
             if winner.evidence < self.rules.min_evidence:
                 continue
-            fmt = top_vote({k[7:]: v for k, v in winner.votes.items() if k.startswith("format:")}, "unknown")
+            fmt = _plate_format(winner)
             parts = _part_evidence(ballot, text) if fmt in ("vn", "cn") else 0.0
             confidence = fused_confidence(winner.evidence, ballot.total - parts, winner.mean_confidence)
             found.append(PlateRead(text=text[:16], format=fmt if fmt in ("vn", "cn") else "unknown",  # type: ignore[arg-type]
@@ -241,13 +246,36 @@ def _logistic(z: float) -> float:
     return float(1.0 / (1.0 + math.exp(-z)))
 
 
+def _plate_format(candidate: Candidate) -> str:
+    return top_vote({k[7:]: v for k, v in candidate.votes.items() if k.startswith("format:")}, "unknown")
+
+
+def _plate_winner(ballot: Ballot, rules: FieldRules) -> tuple[str, Candidate]:
+    """The strongest read, or the strongest plate of a known format that it copies with one character lost.
+
+    A recogniser loses characters (a pole covers one in some frames; blur merges two like ones) far more often
+    than it makes one up, so a few full-length reads outweigh many one-short reads they explain (`FieldRules`)."""
+    text, winner = ballot.ranked()[0]
+    short = plain(text)
+    fuller = [(value, c) for value, c in ballot.candidates.items()
+              if c.reads >= rules.fuller_plate_reads and c.evidence >= rules.fuller_plate_share * winner.evidence
+              and _plate_format(c) in ("vn", "cn") and _one_lost(short, plain(value))]
+    return max(fuller, key=lambda item: (item[1].evidence, item[0]), default=(text, winner))
+
+
+def _one_lost(short: str, whole: str) -> bool:
+    """Whether `short` is `whole` with one character left out."""
+    return len(whole) == len(short) + 1 and any(whole[:i] + whole[i + 1:] == short for i in range(len(whole)))
+
+
 def _part_evidence(ballot: Ballot, text: str) -> float:
     """Evidence of the other reads that are a part of `text` (one line of a two-line plate, a read cut off at the
-    crop's edge): they neither confirm nor contradict a plate of a known format, so they do not dilute its share of
-    the evidence. (A winner of no known format may be such a part itself, and gets no such help.)"""
+    crop's edge, a read with one character lost): they neither confirm nor contradict a plate of a known format,
+    so they do not dilute its share of the evidence. (A winner of no known format may be such a part itself, and
+    gets no such help.)"""
     whole = plain(text)
     return sum(c.evidence for value, c in ballot.candidates.items()
-               if value != text and (part := plain(value)) and part in whole)
+               if value != text and (part := plain(value)) and (part in whole or _one_lost(part, whole)))
 
 
 def _copy(ballot: Ballot) -> Ballot:
