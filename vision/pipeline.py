@@ -224,7 +224,8 @@ class LanePipeline:
         texts |= {row_of[key]: (c.number, c.check_digit_ok) for c in container_results
                   if (key := tuple(c.box)) in row_of}
         self.memory.remember(keys, dets, texts)
-        return [_plate(p) for p in plate_results], [_container(c, position) for c in container_results]
+        front = self.views.get(camera) == "front"
+        return [_plate(p, front) for p in plate_results], [_container(c, position) for c in container_results]
 
     # -- latency ---------------------------------------------------------------------------------------------------
 
@@ -258,12 +259,15 @@ def _as_box(box: list[float]) -> tuple[float, float, float, float]:
     return (x0, y0, x1, y1)
 
 
-def _plate(result: PlateResult) -> PlateObservation:
-    """The grammar's format says the role: a trailer format is the trailer's plate, any other known format the
-    tractor's; an unknown format leaves the role to fusion (it votes for a known plate of the same text)."""
+def _plate(result: PlateResult, front: bool = False) -> PlateObservation:
+    """The role of a plate of a known format: on a front camera the tractor's (the only plate a truck shows its
+    front camera, whatever its series: a misread or a rare tractor in series R must not become the trailer's);
+    elsewhere the grammar's format says it (a trailer format is the trailer's plate, any other the tractor's). An
+    unknown format leaves the role to fusion (it votes for a known plate of the same text)."""
     family = result.format.split("_")[0]
     fmt = family if family in ("vn", "cn") else "unknown"
-    role = "unknown" if fmt == "unknown" else "trailer" if result.format.endswith("_trailer") else "tractor"
+    trailer = result.format.endswith("_trailer") and not front
+    role = "unknown" if fmt == "unknown" else "trailer" if trailer else "tractor"
     return PlateObservation(result.text, result.confidence, _as_box(result.box), format=fmt,  # type: ignore[arg-type]
                             role=role)  # type: ignore[arg-type]
 

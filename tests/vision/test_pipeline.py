@@ -14,8 +14,8 @@ from bus.codec import decode, encode
 from datasets.recording import Recording
 from datasets.sources import Frame, RecordingSource
 from datasets.synth import generate
-from vision.pipeline import LanePipeline
-from vision.reader import ImageReader
+from vision.pipeline import LanePipeline, _plate
+from vision.reader import ImageReader, PlateResult
 from vision.replay import ReplayReport, replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,3 +177,16 @@ def test_reads_of_a_rear_camera_are_hinted_to_the_rear_box(reader: ImageReader) 
     assert pipeline._position_hint("in-1-side") == "unknown"
     assert pipeline._position_hint("not-in-the-site") == "unknown"
     assert LanePipeline("in-1", "in", reader)._position_hint("in-1-rear") == "unknown"  # no views: no guessing
+
+
+@pytest.mark.parametrize(("fmt", "front", "role"), [
+    ("vn_trailer", True, "tractor"),     # a front camera sees only the tractor's plate, series R or not
+    ("vn_trailer", False, "trailer"),
+    ("cn_trailer", False, "trailer"),
+    ("vn", False, "tractor"),
+    ("unknown", True, "unknown"),        # left to fusion: it votes for a known plate of the same text
+])
+def test_a_plate_s_role_comes_from_the_front_camera_or_else_from_its_format(fmt: str, front: bool,
+                                                                            role: str) -> None:
+    read = _plate(PlateResult("20R-320.43", fmt, 0.9, [0.0, 0.0, 40.0, 10.0]), front)
+    assert read.role == role
