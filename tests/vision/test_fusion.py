@@ -356,6 +356,48 @@ def test_a_short_passage_that_read_something_of_its_own_is_published(reads: dict
     assert fuser.counters["fragments_joined"] == 0
 
 
+def with_a_trailer_tracked_apart(trailer_reads: dict[str, list[object]], start: float = 2.0,
+                                 end: float = 4.0) -> tuple[list[VehiclePassage], PassageFuser]:
+    """The side camera tracks a truck for 6 s (track 1, reading its tractor and trailer plates); from `start` to
+    `end` it also tracks the trailer as a box of its own (track 2) that reads `trailer_reads` and its door seal."""
+    fuser = PassageFuser("in-1", "in")
+    published: list[VehiclePassage] = []
+    trailer_box = (700.0, 300.0, 1200.0, 700.0)
+    seal = SealObservation(state="present", confidence=0.95, box=(900.0, 500.0, 910.0, 540.0))
+    for k in range(25):
+        t = k * 0.25
+        published += fuser.update(sighting("side", t, 1, reads={"plates": [plate("11A-111.11", 0.9),
+                                                                              plate("11R-222.22", 0.9, "trailer")]}))
+        if start <= t <= end:
+            published += fuser.update(sighting("side", t, 2, box=trailer_box, reads={**trailer_reads, "seals": [seal]}))
+        if t == end + 0.5:
+            ended = EndedTrack(2, VEHICLE, start, end, 9, trailer_box, "lost")
+            published += fuser.update(CameraFrame(camera="side", frame=k, t_s=t, ts_utc=1.7e9 + t, ended=[ended]))
+    return published + fuser.flush(), fuser
+
+
+def test_a_trailer_tracked_apart_from_its_tractor_joins_its_passage_with_its_door_reads() -> None:
+    """The demo's in-1 recording with half its frames dropped: the trailer became a passage of 13 frames, and its
+    truck's seal was published `unknown`."""
+    trailer_plate: dict[str, list[object]] = {
+        "plates": [replace(plate("11R-222.22", 0.9, "trailer"), box=(900.0, 600.0, 980.0, 640.0))]}
+    (passage,), fuser = with_a_trailer_tracked_apart(trailer_plate)
+    assert fuser.counters["pieces_joined"] == 1
+    assert {p.text for p in passage.plates} == {"11A-111.11", "11R-222.22"}
+    assert [s.state for s in passage.seals] == ["present"]
+
+
+@pytest.mark.parametrize(("reads", "start", "end"), [
+    ({"plates": [replace(plate("33R-333.33", 0.9, "trailer"), box=(900.0, 600.0, 980.0, 640.0))]}, 2.0, 4.0),
+    ({}, 0.5, 5.0),      # as long as half the truck's frames: not a part of it
+])
+def test_a_box_tracked_inside_a_truck_s_time_with_reads_or_frames_of_its_own_stays_a_passage(
+        reads: dict[str, list[object]], start: float, end: float) -> None:
+    published, fuser = with_a_trailer_tracked_apart(reads, start, end)
+    assert len(published) == 2
+    assert fuser.counters["pieces_joined"] == 0
+
+
 def test_bad_frames_are_counted_not_fatal() -> None:
     fuser = PassageFuser("in-1", "in")
     assert fuser.update(CameraFrame(camera="front", frame=0, t_s=float("nan"), ts_utc=0.0)) == []

@@ -21,6 +21,10 @@ Association, and its limits:
   would hold the barrier behind the truck. If that passage was published already, the fragment adds nothing to
   it and is dropped (counted). Limit: a truck the detector saw in only that many frames, while
   another truck was in the lane, with no read of its own, is taken as part of the other.
+* A longer passage that lies wholly inside an open one's sightings, with far fewer frames, and would publish no
+  plate or number that one did not read (a trailer tracked apart from its tractor when frames are dropped) joins
+  it with its door reads (`piece_share`). Limit: a second truck wholly inside the first one's time in the lane,
+  with no read of its own, would be taken for a part of it; in one lane, trucks pass one after the other.
 * A passage is published once all its tracks have ended and `exit_grace_s` has passed without a new one (or it
   went `stale_s` without a sighting, or lasted `max_passage_s`).
 """
@@ -72,6 +76,10 @@ class FusionConfig:
     fragment_frames: int = 3
     """A passage of at most this many frames that lies, in time, inside another one and read nothing that one did
     not read is a fragment of that truck (a second box on one camera for a moment); it joins that passage."""
+    piece_share: float = 0.5
+    """A longer passage lying wholly inside an open one's sightings, with fewer than this share of its frames, that
+    read no plate or number that one did not read and no door of another container, is a piece of the same truck
+    (a trailer tracked apart from its tractor when frames are dropped): it joins that passage, door reads included."""
     exit_grace_s: float = 1.0
     """Wait after a passage's last track ended before publishing, in case another camera picks the truck up."""
     stale_s: float = 10.0
@@ -143,7 +151,7 @@ class PassageFuser:
         self._seq = 0
         self._now = float("-inf")
         self.counters = {"frames": 0, "reads": 0, "reads_dropped": 0, "passages": 0, "bad_frames": 0,
-                         "fragments_joined": 0, "fragments_dropped": 0}
+                         "fragments_joined": 0, "fragments_dropped": 0, "pieces_joined": 0}
 
     def update(self, frame: CameraFrame) -> list[VehiclePassage]:
         """Take one camera frame; return the passages that are complete as of its time."""
@@ -244,8 +252,21 @@ class PassageFuser:
                 self.counters["fragments_dropped"] += 1
                 log.info("fusion: a %d-frame passage is a piece of passage %d, published already",
                          len(fragment.frames), sent.seq)
+        for piece in [p for p in done if len(p.frames) > cfg.fragment_frames]:
+            host = next((p for p in [*self._open, *done] if p is not piece and self._within(p, piece)), None)
+            if host is not None:
+                done.remove(piece)
+                self._join(piece, host, "pieces_joined")
         self._published.extend(_Span.of(p) for p in done)
         return [self._publish(p) for p in done]
+
+    def _within(self, host: _Open, piece: _Open) -> bool:
+        """Whether `piece` is a part of the truck of `host` (`FusionConfig.piece_share`)."""
+        texts = host.evidence.texts()
+        return (host.first_t <= piece.first_t and piece.last_t <= host.last_t
+                and len(piece.frames) < self.config.piece_share * len(host.frames)
+                and piece.evidence.published_texts() <= texts
+                and piece.evidence.door_numbers() <= texts)
 
     def _holds(self, span: _Span, fragment: _Open) -> bool:
         """Whether `fragment` is a piece of the longer passage `span`: that one spans its time (with the read
@@ -255,12 +276,12 @@ class PassageFuser:
                 and fragment.last_t <= span.last_t + cfg.post_window_s
                 and fragment.evidence.texts(cfg.rules.min_evidence) <= span.texts)
 
-    def _join(self, fragment: _Open, host: _Open) -> None:
-        """Fold a fragment into the open passage it is a piece of."""
+    def _join(self, fragment: _Open, host: _Open, counter: str = "fragments_joined") -> None:
+        """Fold a fragment or a piece into the open passage of its truck."""
         host.evidence.absorb(fragment.evidence)
         host.frames |= fragment.frames
         host.first_utc, host.last_utc = min(host.first_utc, fragment.first_utc), max(host.last_utc, fragment.last_utc)
-        self.counters["fragments_joined"] += 1
+        self.counters[counter] += 1
         log.info("fusion: a %d-frame passage joined the passage it is a piece of (seq %d → %d)", len(fragment.frames),
                  fragment.seq, host.seq)
 

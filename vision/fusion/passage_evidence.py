@@ -105,6 +105,15 @@ class PassageEvidence:
         ballots = (self.numbers, *self.plates_by_role.values())
         return {value for ballot in ballots for value, c in ballot.candidates.items() if c.evidence >= min_evidence}
 
+    def published_texts(self) -> set[str]:
+        """The plates and container numbers that fusion would publish now."""
+        return ({p.text for p in self.plates(_no_refs)}
+                | {c.number for c in self.containers(_no_refs)})
+
+    def door_numbers(self) -> set[str]:
+        """The container numbers that door reads were linked to."""
+        return {link[4:] for link in self.seal_states if link.startswith("num:")}
+
     def has_seal_reads(self) -> bool:
         """Whether any door was read as sealed or not (an `unknown` read says nothing)."""
         return any(state != "unknown" for ballot in self.seal_states.values() for state in ballot.candidates)
@@ -244,6 +253,10 @@ def _seal_logit(confidence: float) -> float:
 
 def _logistic(z: float) -> float:
     return float(1.0 / (1.0 + math.exp(-z)))
+
+
+def _no_refs(_field: str, _candidate: Candidate) -> tuple[EvidenceRef, ...]:
+    return ()
 
 
 def _plate_format(candidate: Candidate) -> str:
