@@ -61,6 +61,11 @@ REASONS: dict[str, ReasonText] = {
     "vehicle_not_identified": ReasonText(
         "HOLD", "No plate or container number could be read with confidence",
         "Không đọc được biển số hoặc số container với độ tin cậy đủ cao"),
+    "plate_format_unknown": ReasonText(
+        "HOLD", "No declaration matches this vehicle, and its plate read {read} fits no Vietnamese or Chinese plate "
+                "format: check the plate",
+        "Không có tờ khai khớp với phương tiện này, và biển số đọc được {read} không theo định dạng biển số Việt Nam "
+        "hoặc Trung Quốc: cần kiểm tra biển số"),
     "ambiguous_declaration": ReasonText(
         "HOLD", "Several declarations match this vehicle equally well: {declarations}",
         "Có nhiều tờ khai khớp như nhau với phương tiện này: {declarations}"),

@@ -58,6 +58,8 @@ class _Plate(NamedTuple):
     key: str
     role: str
     confidence: float
+    known_format: bool
+    """Fits a Vietnamese or Chinese plate format: a plate that fits none may be a misread, not a vehicle's id."""
 
 
 class _Container(NamedTuple):
@@ -74,7 +76,8 @@ class _Reads(NamedTuple):
 
     @classmethod
     def of(cls, passage: VehiclePassage) -> _Reads:
-        plates = tuple(_Plate(p.text, compact(p.text), p.role, p.confidence) for p in passage.plates if p.text)
+        plates = tuple(_Plate(p.text, compact(p.text), p.role, p.confidence, p.format != "unknown")
+                       for p in passage.plates if p.text)
         return cls(plates, _unique_containers(passage.containers), passage.seals)
 
 
@@ -258,11 +261,17 @@ def decide(passage: VehiclePassage, declarations: Sequence[Declaration], rules: 
 
 
 def _unlinked(passage: VehiclePassage, reads: _Reads, rules: ClearanceRules, now_utc: float) -> ClearanceDecision:
-    """No declaration ties to the reads: REJECT when something was read with confidence, else HOLD."""
-    sure_plates = [p for p in reads.plates if p.confidence >= rules.min_plate_confidence]
+    """No declaration ties to the reads: REJECT when the vehicle was identified with confidence (a plate of a known
+    format or a valid container number), else HOLD for an officer. A REJECT is never overridden to OPEN, so a plate
+    that fits no format (a misread, or a foreign plate) alone does not earn one: an officer looks first."""
+    confident = [p for p in reads.plates if p.confidence >= rules.min_plate_confidence]
+    sure_plates = [p for p in confident if p.known_format]
     sure_containers = [c for c in reads.containers
                        if c.check_digit_ok and c.confidence >= rules.min_container_confidence]
     if not sure_plates and not sure_containers:
+        if confident:
+            read = ", ".join(p.text for p in confident[:_MAX_LISTED])
+            return _decision(passage, [_finding("plate_format_unknown", read=read)], None, 0.0, now_utc)
         return _decision(passage, [_finding("vehicle_not_identified")], None, 0.0, now_utc)
     read = ", ".join([p.text for p in sure_plates][:_MAX_LISTED] + [c.text for c in sure_containers][:_MAX_LISTED])
     confidence = max([p.confidence for p in sure_plates] + [c.confidence for c in sure_containers])

@@ -45,8 +45,8 @@ def declaration(**changes: Any) -> Declaration:
     return validate_declaration(Declaration(**fields))
 
 
-def plate(text: str, role: str = "tractor", confidence: float = 0.97) -> PlateRead:
-    return PlateRead(text=text, role=role, confidence=confidence)  # type: ignore[arg-type]
+def plate(text: str, role: str = "tractor", confidence: float = 0.97, fmt: str = "vn") -> PlateRead:
+    return PlateRead(text=text, role=role, confidence=confidence, format=fmt)  # type: ignore[arg-type]
 
 
 def box(number: str, confidence: float = 0.95, ok: bool = True, position: str = "single") -> ContainerRead:
@@ -92,6 +92,9 @@ CASES: list[Case] = [
     ("only an unsure unknown plate", [declaration()], passage(plates=(plate("99X-000.00", confidence=0.3),),
                                                               containers=(), seals=()), RULES, "HOLD",
      ["vehicle_not_identified"]),
+    ("only a sure plate of no known format", [OTHER],
+     passage(plates=(plate("X99-0000", fmt="unknown"),), containers=(), seals=()), RULES, "HOLD",
+     ["plate_format_unknown"]),
     ("expired", [declaration()], passage(t=T0 + 9 * HOUR), RULES, "REJECT", ["declaration_expired"]),
     ("not yet valid", [declaration()], passage(t=T0 - 2 * HOUR), RULES, "REJECT", ["declaration_not_yet_valid"]),
     ("expired but within the grace", [declaration()], passage(t=T0 + 9 * HOUR),
