@@ -239,51 +239,46 @@ class PassageFuser:
             self._open.remove(passage)
             for key in [k for k, owner in self._owner.items() if owner is passage]:
                 del self._owner[key]
-        for fragment in [p for p in done if len(p.frames) <= cfg.fragment_frames]:
-            if fragment.evidence.has_seal_reads():  # a door's seal is news, whatever else it read
+        for part in list(done):
+            short = len(part.frames) <= cfg.fragment_frames
+            if short and part.evidence.has_seal_reads():  # a door's seal seen for a moment is news
                 continue
-            host = next((p for p in [*self._open, *done] if p is not fragment and self._holds(_Span.of(p), fragment)),
+            texts = (part.evidence.texts(cfg.rules.min_evidence) if short
+                     else part.evidence.published_texts() | part.evidence.door_numbers())
+            host = next((p for p in [*self._open, *done] if p is not part and self._part_of(_Span.of(p), part, texts)),
                         None)
             if host is not None:
-                done.remove(fragment)
-                self._join(fragment, host)
-            elif (sent := next((s for s in self._published if self._holds(s, fragment)), None)) is not None:
-                done.remove(fragment)  # it read nothing its passage did not publish already
+                done.remove(part)
+                self._join(part, host, "fragments_joined" if short else "pieces_joined")
+            elif short and (sent := next((s for s in self._published if self._part_of(s, part, texts)), None)):
+                done.remove(part)  # it read nothing its passage did not publish already
                 self.counters["fragments_dropped"] += 1
                 log.info("fusion: a %d-frame passage is a piece of passage %d, published already",
-                         len(fragment.frames), sent.seq)
-        for piece in [p for p in done if len(p.frames) > cfg.fragment_frames]:
-            host = next((p for p in [*self._open, *done] if p is not piece and self._within(p, piece)), None)
-            if host is not None:
-                done.remove(piece)
-                self._join(piece, host, "pieces_joined")
+                         len(part.frames), sent.seq)
         self._published.extend(_Span.of(p) for p in done)
         return [self._publish(p) for p in done]
 
-    def _within(self, host: _Open, piece: _Open) -> bool:
-        """Whether `piece` is a part of the truck of `host` (`FusionConfig.piece_share`)."""
-        texts = host.evidence.texts()
-        return (host.first_t <= piece.first_t and piece.last_t <= host.last_t
-                and len(piece.frames) < self.config.piece_share * len(host.frames)
-                and piece.evidence.published_texts() <= texts
-                and piece.evidence.door_numbers() <= texts)
-
-    def _holds(self, span: _Span, fragment: _Open) -> bool:
-        """Whether `fragment` is a piece of the longer passage `span`: that one spans its time (with the read
-        windows) and read every plate and number the fragment would publish."""
+    def _part_of(self, span: _Span, part: _Open, texts: set[str]) -> bool:
+        """Whether `part`, which would publish `texts`, is a piece of the truck of the passage `span`: that one read
+        all of `texts` and holds `part` in time. A fragment (`fragment_frames`) may lie in its read windows and be
+        any shorter; a longer piece must lie within its sightings with under `piece_share` of its frames."""
         cfg = self.config
-        return (span.frames > len(fragment.frames) and span.first_t - cfg.pre_window_s <= fragment.first_t
-                and fragment.last_t <= span.last_t + cfg.post_window_s
-                and fragment.evidence.texts(cfg.rules.min_evidence) <= span.texts)
+        if len(part.frames) <= cfg.fragment_frames:
+            inside = span.first_t - cfg.pre_window_s <= part.first_t and part.last_t <= span.last_t + cfg.post_window_s
+            fewer = len(part.frames) < span.frames
+        else:
+            inside = span.first_t <= part.first_t and part.last_t <= span.last_t
+            fewer = len(part.frames) < cfg.piece_share * span.frames
+        return inside and fewer and texts <= span.texts
 
-    def _join(self, fragment: _Open, host: _Open, counter: str = "fragments_joined") -> None:
+    def _join(self, part: _Open, host: _Open, counter: str) -> None:
         """Fold a fragment or a piece into the open passage of its truck."""
-        host.evidence.absorb(fragment.evidence)
-        host.frames |= fragment.frames
-        host.first_utc, host.last_utc = min(host.first_utc, fragment.first_utc), max(host.last_utc, fragment.last_utc)
+        host.evidence.absorb(part.evidence)
+        host.frames |= part.frames
+        host.first_utc, host.last_utc = min(host.first_utc, part.first_utc), max(host.last_utc, part.last_utc)
         self.counters[counter] += 1
-        log.info("fusion: a %d-frame passage joined the passage it is a piece of (seq %d → %d)", len(fragment.frames),
-                 fragment.seq, host.seq)
+        log.info("fusion: a %d-frame passage joined the passage it is a piece of (seq %d → %d)", len(part.frames),
+                 part.seq, host.seq)
 
     # -- reads -----------------------------------------------------------------------------------------------------
 
