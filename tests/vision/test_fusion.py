@@ -387,6 +387,16 @@ def test_a_trailer_tracked_apart_from_its_tractor_joins_its_passage_with_its_doo
     assert [s.state for s in passage.seals] == ["present"]
 
 
+def test_a_trailer_tracked_apart_that_read_only_part_of_its_plate_joins_its_passage() -> None:
+    """The live demo: truck 5's trailer, tracked apart, read `2872` of `琼D·2872挂` and held the barrier that the
+    operator had just opened for the truck."""
+    part_read: dict[str, list[object]] = {"plates": [PlateObservation(
+        text="22222", confidence=0.9, box=(900.0, 600.0, 980.0, 640.0), format="unknown", role="unknown")]}
+    (passage,), fuser = with_a_trailer_tracked_apart(part_read)
+    assert fuser.counters["pieces_joined"] == 1
+    assert {p.text for p in passage.plates} == {"11A-111.11", "11R-222.22"}
+
+
 @pytest.mark.parametrize(("reads", "start", "end"), [
     ({"plates": [replace(plate("33R-333.33", 0.9, "trailer"), box=(900.0, 600.0, 980.0, 640.0))]}, 2.0, 4.0),
     ({}, 0.5, 5.0),      # as long as half the truck's frames: not a part of it

@@ -52,6 +52,7 @@ from vision.fusion.observations import (
     Sighting,
 )
 from vision.fusion.passage_evidence import FieldRules, PassageEvidence
+from vision.grammar.alphabet import plain
 
 log = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,40}$")
@@ -121,6 +122,12 @@ class _Span:
     def of(cls, passage: _Open) -> _Span:
         return cls(passage.seq, passage.first_t, passage.last_t, len(passage.frames),
                    frozenset(passage.evidence.texts()))
+
+
+def _covered(text: str, read: frozenset[str]) -> bool:
+    """Whether `text` is one of `read` or a part of one (`2872` of `琼D·2872挂`, its trailer plate read whole)."""
+    part = plain(text)
+    return text in read or (bool(part) and any(part in plain(whole) for whole in read))
 
 
 @dataclass(frozen=True)
@@ -260,8 +267,9 @@ class PassageFuser:
 
     def _part_of(self, span: _Span, part: _Open, texts: set[str]) -> bool:
         """Whether `part`, which would publish `texts`, is a piece of the truck of the passage `span`: that one read
-        all of `texts` and holds `part` in time. A fragment (`fragment_frames`) may lie in its read windows and be
-        any shorter; a longer piece must lie within its sightings with under `piece_share` of its frames."""
+        each of `texts` or a whole it is a part of, and holds `part` in time. A fragment (`fragment_frames`) may lie
+        in its read windows and be any shorter; a longer piece must lie within its sightings with under
+        `piece_share` of its frames."""
         cfg = self.config
         if len(part.frames) <= cfg.fragment_frames:
             inside = span.first_t - cfg.pre_window_s <= part.first_t and part.last_t <= span.last_t + cfg.post_window_s
@@ -269,7 +277,7 @@ class PassageFuser:
         else:
             inside = span.first_t <= part.first_t and part.last_t <= span.last_t
             fewer = len(part.frames) < cfg.piece_share * span.frames
-        return inside and fewer and texts <= span.texts
+        return inside and fewer and all(_covered(text, span.texts) for text in texts)
 
     def _join(self, part: _Open, host: _Open, counter: str) -> None:
         """Fold a fragment or a piece into the open passage of its truck."""
