@@ -360,7 +360,9 @@ for _name, _help, _arguments, _run in (
         ("quantize", "write an int8 copy of the detector, calibrated on training-seed frames (faster on the CPU)",
          training.add_quantize_arguments, training.run_quantize),
         ("train-ocr", "fine-tune the text recogniser's last layer on synthetic gate text (--quick: a tiny check)",
-         training.add_train_ocr_arguments, training.run_train_ocr)):
+         training.add_train_ocr_arguments, training.run_train_ocr),
+        ("train-province", "train the classifier of Chinese plates' province characters on rendered plates "
+         "(--quick: a tiny check)", training.add_train_province_arguments, training.run_train_province)):
     command(_name, _help, _arguments)(_run)
 
 from smartgate import cli_sim, cli_yard  # noqa: E402, F401 - register the yard, calibration and simulation commands

@@ -125,7 +125,7 @@ class ImageReader:
     @classmethod
     def load(cls, model: str | Path | None = None, threads: int | None = None) -> ImageReader:
         detector = Detector.load(threads=threads) if model is None else Detector.load(model, threads=threads)
-        text = TextReader(threads=threads)
+        text = TextReader(threads=threads, plate_pad=ReaderConfig().plate_pad)
         finder = NumberFinder(TextDetector(threads=threads), text)
         return cls(detector, text, SealClassifier.load(), finder=finder)
 

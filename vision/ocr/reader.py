@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from vision.grammar import (
     read_size_type,
 )
 from vision.ocr.lines import CropError, check_crop, identifier_line, plate_lines
+from vision.ocr.province import ProvinceClassifier, glyph_window
 from vision.ocr.recognizer import TextRecognizer
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,15 @@ class TextReader:
     """The OCR front door: crops in, grammar-checked reads out, one model call per batch of lines."""
 
     def __init__(self, recognizer: TextRecognizer | None = None, model_path: Path | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, *,
+                 province: ProvinceClassifier | Literal["installed"] | None = "installed",
+                 plate_pad: tuple[float, float] = (0.08, 0.15)) -> None:
+        """`province`: the classifier of Chinese province characters (None: the recogniser reads them alone);
+        `plate_pad`: how far plate crops extend past the plate's box, as shares of its sides (where the province
+        cell lies in the crop)."""
         self.recognizer = recognizer or TextRecognizer(model_path, threads)
+        self.province = ProvinceClassifier.installed(threads) if province == "installed" else province
+        self.plate_pad = plate_pad
         self.rejected = 0
 
     def _checked(self, crops: Sequence[object]) -> list[np.ndarray | None]:
@@ -66,7 +75,19 @@ class TextReader:
         for owner, ev in zip(owners, read, strict=True):
             current = joined[owner]
             joined[owner] = ev if current is None else current + ev
-        return joined
+        return self._provinces(checked, joined) if plates else joined
+
+    def _provinces(self, crops: Sequence[np.ndarray | None], joined: list[Evidence | None]) -> list[Evidence | None]:
+        """Plates whose first character reads as a province get the province classifier's say on which one."""
+        if self.province is None:
+            return joined
+        chosen = [(i, crop, ev) for i, (crop, ev) in enumerate(zip(crops, joined, strict=True))
+                  if crop is not None and ev is not None and self.province.starts_with_province(ev)]
+        probs = self.province.probabilities([glyph_window(crop, self.plate_pad) for _, crop, _ in chosen])
+        out = list(joined)
+        for (i, _, ev), row in zip(chosen, probs, strict=True):
+            out[i] = self.province.refine(ev, row)
+        return out
 
     def read_plates(self, crops: Sequence[object]) -> list[PlateRead]:
         """Plates (VN, CN or `unknown`); a rejected crop reads as empty text."""

@@ -1,5 +1,5 @@
-"""`smartgate train`, `smartgate export`, `smartgate quantize` and `smartgate train-ocr`: the command lines of
-`train.run`, `export.export_onnx`, `quantize.run` and `vision.ocr.head_training.run`.
+"""`smartgate train`, `export`, `quantize`, `train-ocr` and `train-province`: the command lines of `train.run`,
+`export.export_onnx`, `quantize.run`, `vision.ocr.head_training.run` and `vision.ocr.province_training.run`.
 
 Only the standard library is imported at module level, so `smartgate --help` stays fast and a machine without
 torch gets a one-line answer (exit 2) saying how to install the training extras.
@@ -307,4 +307,40 @@ def run_train_ocr(args: argparse.Namespace) -> int:
     report = run(recipe, args.out, args.onnx or args.out / "gate_ocr_rec.onnx", threads=args.threads)
     print(json.dumps({key: report[key] for key in ("model", "lines", "losses", "val_exact_before",
                                                     "val_exact_after", "seconds")}))
+    return EXIT_OK
+
+
+# --- smartgate train-province ---------------------------------------------------------------------------------------
+
+def add_train_province_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `smartgate train-province`; unset ones keep the recipe's value (`ProvinceRecipe`, MODEL_CARD.md)."""
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="work folder: metrics.json")
+    parser.add_argument("--onnx", type=Path, metavar="FILE",
+                        help="model to write (default DIR/province_classifier.onnx; the product reads "
+                        "vision/models/province_classifier.onnx)")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute) that checks the pipeline")
+    parser.add_argument("--plates", type=_positive_int, help="distinct rendered plates to train on")
+    parser.add_argument("--epochs", type=_positive_int)
+    parser.add_argument("--check", type=Path, nargs="+", metavar="RECORDING",
+                        help="rendered recordings whose Chinese plates score the classifier against the recogniser")
+
+
+def run_train_province(args: argparse.Namespace) -> int:
+    """Train, write the model, print one JSON line of figures. Exit 2 for a bad option or no torch/onnx."""
+    if _refuse_without_extras("smartgate train-province", ("torch", "onnx")):
+        return EXIT_USAGE
+    from vision.ocr.province_training import QUICK, ProvinceRecipe, run
+
+    for folder in args.check or []:
+        if not (folder / "frames.jsonl").is_file():
+            print(f"smartgate: error: {folder} is not a rendered recording (no frames.jsonl)", file=sys.stderr)
+            return EXIT_USAGE
+    recipe = QUICK if args.quick else ProvinceRecipe()
+    overrides = {"plates": args.plates, "epochs": args.epochs,
+                 "val_recordings": tuple(str(p) for p in args.check) if args.check else None}
+    recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+    logging.getLogger("vision.ocr").setLevel(logging.INFO)
+    report = run(recipe, args.out, args.onnx or args.out / "province_classifier.onnx")
+    print(json.dumps({key: report[key] for key in ("model", "windows", "losses", "val_accuracy_rendered",
+                                                    "recordings", "seconds")}, ensure_ascii=False))
     return EXIT_OK
