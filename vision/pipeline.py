@@ -217,7 +217,7 @@ class LanePipeline:
         rows = np.flatnonzero(keep)
         subset = dets[keep]
         plate_results = self.reader.read_plates(image, subset)
-        container_results = self.reader.read_containers(image, subset)
+        container_results, parts = self.reader.read_containers_and_parts(image, subset)
         self.counters["reads"] += int(np.isin(subset.class_id, TEXT_CLASSES).sum())
         row_of = {tuple(rounded_box(dets.xyxy[row])): int(row) for row in rows}
         texts = {row_of[key]: (p.text, p.format != "unknown") for p in plate_results if (key := tuple(p.box)) in row_of}
@@ -225,7 +225,10 @@ class LanePipeline:
                   if (key := tuple(c.box)) in row_of}
         self.memory.remember(keys, dets, texts)
         front = self.views.get(camera) == "front"
-        return [_plate(p, front) for p in plate_results], [_container(c, position) for c in container_results]
+        containers = [_container(c, position) for c in container_results]
+        containers += [ContainerObservation(p.text, p.confidence, _as_box(list(p.box)), position=position, partial=True)
+                       for p in parts]
+        return [_plate(p, front) for p in plate_results], containers
 
     # -- latency ---------------------------------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ import numpy as np
 
 from vision.detections import Detections, class_index
 from vision.detector import Detector, ImageError, check_image
+from vision.grammar import Evidence, read_container_number
+from vision.grammar.alphabet import plain
 from vision.ocr import TextReader
 from vision.ocr.number_finder import FoundNumber, NumberFinder
 from vision.ocr.text_detector import TextDetectionError, TextDetector
@@ -32,6 +34,8 @@ from vision.seals import SealClassifier, read_doors
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+#: A container-number read that fits no template is kept as a part only with at least this many characters.
+MIN_PART_CHARS = 4
 Box = list[float]
 
 
@@ -62,6 +66,15 @@ class ContainerResult:
     number: str
     check_digit_ok: bool
     size_type: str | None
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class NumberPart:
+    """What was read of a container number that fits no ISO 6346 template (`text`: capital letters and digits)."""
+
+    text: str
     confidence: float
     box: Box
 
@@ -182,23 +195,34 @@ class ImageReader:
                 for read, conf, box in zip(reads, plates.confidence, plates.xyxy, strict=True) if read.text]
 
     def read_containers(self, frame: np.ndarray, dets: Detections) -> list[ContainerResult]:
+        return self.read_containers_and_parts(frame, dets)[0]
+
+    def read_containers_and_parts(self, frame: np.ndarray, dets: Detections
+                                  ) -> tuple[list[ContainerResult], list[NumberPart]]:
+        """Numbers read whole; and what was read of the others (fits no ISO 6346 template: part of it hidden),
+        kept for fusion to put together (`vision.fusion.number_assembly`)."""
         numbers = dets[dets.class_id == class_index("container_number")]
         if not len(numbers):
-            return []
+            return [], []
         sizes = dets[dets.class_id == class_index("size_type")]
         crops = [padded_crop(frame, box, self.config.text_pad("container_number")) for box in numbers.xyxy]
-        reads = self.text.read_container_numbers(crops)
+        evidence = self.text.evidence(crops)
         nearest = _nearest(numbers.xyxy, sizes.xyxy, self.config.size_type_max_gap)
         size_crops = [padded_crop(frame, sizes.xyxy[i], self.config.text_pad("size_type")) for i in nearest if i >= 0]
         size_reads = iter(self.text.read_size_types(size_crops) if size_crops else [])
         out: list[ContainerResult] = []
-        for read, conf, box, size_at in zip(reads, numbers.confidence, numbers.xyxy, nearest, strict=True):
+        parts: list[NumberPart] = []
+        for ev, conf, box, size_at in zip(evidence, numbers.confidence, numbers.xyxy, nearest, strict=True):
             size = next(size_reads) if size_at >= 0 else None
+            read = read_container_number(ev) if ev is not None else None
             if read is None or not read.number:
+                part = "".join(ch for ch in plain(ev.raw) if ch.isascii()) if ev is not None else ""
+                if ev is not None and len(part) >= MIN_PART_CHARS:
+                    parts.append(NumberPart(part, round(float(conf) * _mean_confidence(ev), 4), rounded_box(box)))
                 continue
             out.append(ContainerResult(read.number, read.check_digit_ok, size.code if size else None,
                                        round(float(conf) * read.confidence, 4), rounded_box(box)))
-        return out
+        return out, parts
 
     def read_seals(self, frame: np.ndarray, dets: Detections) -> list[SealResult]:
         """One entry per container door seen (`vision.seals.read_doors`: its handle crops classified, detected seal
@@ -206,6 +230,10 @@ class ImageReader:
         return [SealResult(door.state.state, door.state.number, round(door.state.confidence, 4),
                            rounded_box(np.asarray(door.box)))
                 for door in read_doors(frame, dets, self.seals, self.config.seal_near)]
+
+
+def _mean_confidence(evidence: Evidence) -> float:
+    return float(evidence.probs.max(axis=1).mean()) if len(evidence) else 0.0
 
 
 def _container_result(found: FoundNumber) -> ContainerResult:

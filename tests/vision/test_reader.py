@@ -137,3 +137,20 @@ def test_the_lane_path_never_searches_text(image_reader: ImageReader) -> None:
 def test_a_blank_image_reads_no_number(image_reader: ImageReader) -> None:
     result = image_reader.read(np.full((540, 960, 3), 90, np.uint8), "blank")
     assert result.containers == []
+
+
+def test_a_number_read_only_in_part_is_kept_as_a_part_for_fusion(image_reader: ImageReader) -> None:
+    import cv2
+
+    from vision.detections import class_index
+
+    image = np.full((200, 640, 3), (40, 90, 200), np.uint8)
+    cv2.putText(image, "GLDU 4229", (30, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (245, 245, 245), 5)
+    cv2.rectangle(image, (400, 60), (600, 140), (30, 60, 30), -1)  # a strap over the rest of the number
+    dets = Detections.from_arrays([[20, 60, 600, 140]], [0.9], class_index("container_number"))
+    whole, parts = image_reader.read_containers_and_parts(image, dets)
+    assert whole == []
+    assert len(parts) == 1
+    assert parts[0].text.startswith("GLDU4229")
+    assert 0.0 < parts[0].confidence <= 0.9
+    assert image_reader.read_containers(image, dets) == []  # still images report no parts

@@ -1,13 +1,19 @@
-"""Seal classifier training: the numpy MLP learns, is deterministic for a seed, and group splits stay whole."""
+"""Seal classifier training: the numpy MLP learns and is deterministic for a seed, the CNN learns and exports a
+model the product loads, and group splits stay whole."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vision.seals.data import group_split, passage_of
+from vision.seals import SealClassifier
+from vision.seals.cnn import CnnSealModel
+from vision.seals.data import CropSet, group_split, passage_of
 from vision.seals.features import FEATURE_SIZE, features
 from vision.seals.trainer import TrainConfig, class_weights, train_mlp
+from vision.training.command import missing_packages
 
 
 def _crops(count: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -85,3 +91,19 @@ def test_group_split_keeps_groups_whole_and_honours_forced() -> None:
 ])
 def test_passage_of(name: str, passage: str) -> None:
     assert passage_of(name) == passage
+
+
+@pytest.mark.skipif(bool(missing_packages(("torch", "onnx"))), reason="training extras (torch, onnx) missing")
+def test_the_cnn_learns_and_its_export_loads_as_the_product_loads_it(tmp_path: Path) -> None:
+    from vision.seals.cnn_train import CnnRecipe, export, train
+
+    crops, labels = _crops(256, 0)
+    model, losses = train(CropSet(crops, [int(v) for v in labels], ["g"] * len(crops)), CnnRecipe(epochs=6, batch=32))
+    assert losses[-1] < losses[0]
+    classifier = SealClassifier.load(export(model, tmp_path / "seal.onnx", CnnRecipe(epochs=6, batch=32)))
+    assert [type(m) for m in classifier.models] == [CnnSealModel]
+    assert (classifier.low, classifier.high) == (0.2, 0.8)
+    held_out, truth = _crops(64, 1)
+    states = classifier.classify(held_out)
+    right = sum((s.state == "present") == bool(t) for s, t in zip(states, truth, strict=True))
+    assert right >= 0.9 * len(truth)

@@ -160,6 +160,7 @@ def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], message: 
     (["train", "--quick", "--out", "run"], "ultralytics onnxscript"),
     (["export", "w.pt", "--out", "m.onnx"], "ultralytics onnxscript"),
     (["train-ocr", "--quick", "--out", "run"], "torch"),
+    (["train-province", "--quick", "--out", "run"], "torch"),
     (["quantize", "--out", "m.onnx", "--work", "run"], "onnx"),
 ])
 def test_missing_extras_say_how_to_install_them(tmp_path: Path, command: list[str], block: str) -> None:

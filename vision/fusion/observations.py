@@ -33,7 +33,8 @@ class ContainerObservation:
     """A container-number read. `position` is a hint from geometry (which container of two), if the reader knows.
 
     `check_digit_read` is the reader's own word on whether the check digit was read (and validated) rather than
-    computed or forced by the grammar; ``None`` when the reader does not say.
+    computed or forced by the grammar; ``None`` when the reader does not say. `partial`: `number` is what was
+    read of a number that fits no ISO 6346 template (part of it hidden), kept for `number_assembly`.
     """
 
     number: str
@@ -42,6 +43,7 @@ class ContainerObservation:
     size_type: str | None = None
     position: Position = "unknown"
     check_digit_read: bool | None = None
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,11 @@ further apart are different containers. At most two containers are reported (one
 only if its evidence is a fair share of the first's and the first is not a 40/45 ft box. Two containers are
 ordered by the readers' position hints where given, else by which was seen first (a truck enters cab first).
 Seal states are fused per container door by summed log-odds (`seal_state`); ``unknown`` reads carry none.
+
+Reads of a number that fit no ISO 6346 template are kept apart as parts: where occlusion leaves every copy of a
+number readable only in part, a head and a tail of them make the number (`number_assembly`), which joins the
+voted numbers as one more container candidate. Parts that agree with a number read whole are its own and are left
+out of that.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy.typing as npt
 from bus.messages import ContainerRead, EvidenceRef, PlateRead, SealRead
 from datasets.synth import is_valid_iso6346
 from vision.fusion.ballot import Ballot, Candidate, fused_confidence, top_vote
+from vision.fusion.number_assembly import AGREE_HEAD, AGREE_TAIL, assembled, head_of, tail_of
 from vision.fusion.observations import ContainerObservation, PlateObservation, SealObservation, Sighting
 from vision.grammar.alphabet import plain
 
@@ -69,6 +75,7 @@ class PassageEvidence:
         n = self.rules.max_candidates
         self.plates_by_role: dict[str, Ballot] = {role: Ballot(n) for role in ("tractor", "trailer", "unknown")}
         self.numbers = Ballot(n)
+        self.number_parts = Ballot(n)
         self.seal_states: dict[str, Ballot] = {}
         self.seal_numbers: dict[str, Ballot] = {}
         self.reads = 0
@@ -81,6 +88,11 @@ class PassageEvidence:
 
     def add_container(self, read: ContainerObservation, sighting: Sighting, crop: CropFn) -> None:
         votes = {f"pos:{read.position}": read.confidence} if read.position != "unknown" else {}
+        if read.partial:
+            image = crop() if self.number_parts.wants_crop(read.number, read.confidence) else None
+            self.number_parts.add(read.number, read.confidence, sighting, image, votes)
+            self.reads += 1
+            return
         if read.size_type:
             votes[f"size:{read.size_type}"] = read.confidence
         if read.check_digit_read is not None:
@@ -123,6 +135,7 @@ class PassageEvidence:
         for role, ballot in other.plates_by_role.items():
             self.plates_by_role[role].merge(ballot)
         self.numbers.merge(other.numbers)
+        self.number_parts.merge(other.number_parts)
         for mine, theirs in ((self.seal_states, other.seal_states), (self.seal_numbers, other.seal_numbers)):
             for link, ballot in theirs.items():
                 mine.setdefault(link, Ballot(self.rules.max_candidates)).merge(ballot)
@@ -193,6 +206,9 @@ class PassageEvidence:
             home.cluster.absorb(candidate)
             if score > home.variant_evidence:
                 home.number, home.head, home.variant_evidence = number, candidate, score
+        for group in self._assembled(groups):
+            at = next((i for i, g in enumerate(groups) if g.cluster.evidence < group.cluster.evidence), len(groups))
+            groups.insert(at, group)
         groups = [g for g in groups if g.cluster.evidence >= self.rules.min_evidence]
         if not groups:
             return []
@@ -203,6 +219,28 @@ class PassageEvidence:
             if second.cluster.evidence >= self.rules.second_container_share * first.cluster.evidence:
                 chosen.append(second)
         return _ordered(chosen)
+
+    def _assembled(self, groups: list[_Container]) -> list[_Container]:
+        """Numbers made of parts (`number_assembly`) that no voted number is a misread of; a part that agrees with
+        a voted number at either end is that number's, not material for another."""
+        read = [v for g in groups for v in g.variants]
+        parts = {text: c.evidence for text, c in self.number_parts.candidates.items()
+                 if not any(_agrees(text, number) for number in read)}
+        out: list[_Container] = []
+        for number, weight in sorted(assembled(parts).items(), key=lambda item: -item[1]):
+            if any(_close(number, v) for v in read):
+                continue
+            cluster = Candidate()
+            for text, candidate in self.number_parts.candidates.items():
+                if text in parts and _agrees(text, number):
+                    cluster.absorb(candidate)
+            head = Candidate(evidence=weight, reads=cluster.reads, first_t=cluster.first_t,
+                             best_confidence=cluster.best_confidence, best=cluster.best, best_crop=cluster.best_crop)
+            head.votes["check:read"] = weight  # the check digit was read, at the end of a tail
+            cluster.evidence = weight
+            out.append(_Container(number, head, weight, cluster, {number}))
+            read.append(number)
+        return out
 
     def _container_read(self, container: _Container, index: int, evidence: EvidenceFn) -> ContainerRead:
         head, cluster = container.head, container.cluster
@@ -306,6 +344,14 @@ def _close(a: str, b: str) -> bool:
     if sum(x != y for x, y in zip(a, b, strict=True)) <= VARIANT_DISTANCE:
         return True
     return len(a) == 11 and a[:4] == b[:4] and (a[5:] == b[4:-1] or b[5:] == a[4:-1])
+
+
+def _agrees(part: str, number: str) -> bool:
+    """Whether a part read agrees with a whole number at its head or its tail (`number_assembly`)."""
+    head, tail = head_of(part), tail_of(part)
+    if head and number.startswith(head[:AGREE_HEAD]):
+        return True
+    return len(tail) >= 3 and number.endswith(tail[-AGREE_TAIL:])
 
 
 def _length_ft(container: _Container) -> int | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.seals.classifier import DEFAULT_MODEL, SealClassifier, SealState
+from vision.seals.classifier import DEFAULT_MODELS, SealClassifier, SealState
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     from vision.seals import train  # the held-out sets are defined by the training recipe
 
     parser = argparse.ArgumentParser(description="Seal classifier figures on the held-out sets")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, nargs="+", default=list(DEFAULT_MODELS),
+                        help="seal model files, pooled (default: the shipped CNN and MLP)")
     parser.add_argument("--synth-dir", type=Path, default=train.DEFAULT_SYNTH_DIR)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    classifier = SealClassifier.load(args.model)
+    classifier = SealClassifier.load(*args.model)
     results = {name: evaluate(classifier, s.crops, s.labels)
                for name, s in train.held_out_sets(args.synth_dir).items()}
     log.info("%s", table(results))

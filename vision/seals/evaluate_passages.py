@@ -29,7 +29,7 @@ from vision.detections import Detections, box_ioa, box_iou, class_index
 from vision.detector import DEFAULT_MODEL as DETECTOR_MODEL
 from vision.detector import Detector
 from vision.fusion import ContainerObservation, PassageEvidence, SealObservation, Sighting
-from vision.seals.classifier import DEFAULT_MODEL, SealClassifier
+from vision.seals.classifier import DEFAULT_MODELS, SealClassifier
 from vision.seals.doors import DoorRead, read_doors
 from vision.seals.features import crop_handle
 
@@ -244,14 +244,15 @@ def _score_passage(tally: Tally, passage: PassageTruth, evidence: PassageEvidenc
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="End-to-end seal state per container on synthetic recordings")
     parser.add_argument("recordings", nargs="+", type=Path)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="seal classifier .npz")
+    parser.add_argument("--model", type=Path, nargs="+", default=list(DEFAULT_MODELS),
+                        help="seal model files, pooled (default: the shipped CNN and MLP)")
     parser.add_argument("--detector", type=Path, default=DETECTOR_MODEL)
     parser.add_argument("--cache", type=Path, help="folder for cached detections (re-scoring is then fast)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    classifier = SealClassifier.load(args.model)
+    classifier = SealClassifier.load(*args.model)
     detector = _LazyDetector(args.detector, args.threads)
     total, per = Tally(), {}
     for recording in args.recordings:

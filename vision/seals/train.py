@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from datasets.synth import generate
-from vision.seals.classifier import DEFAULT_MODEL, SealClassifier
+from vision.seals.classifier import MLP_MODEL, SealClassifier
 from vision.seals.data import (
     CropSet,
     group_parts,
@@ -121,7 +121,7 @@ def fit(train: CropSet, val: CropSet, config: TrainConfig) -> SealClassifier:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the door-handle seal classifier (numpy MLP)")
     parser.add_argument("--synth-dir", type=Path, default=DEFAULT_SYNTH_DIR)
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--out", type=Path, default=MLP_MODEL)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden", type=int, default=TrainConfig.hidden)
     parser.add_argument("--no-eval", action="store_true", help="skip the held-out figures")
