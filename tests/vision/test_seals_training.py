@@ -98,12 +98,12 @@ def test_the_cnn_learns_and_its_export_loads_as_the_product_loads_it(tmp_path: P
     from vision.seals.cnn_train import CnnRecipe, export, train
 
     crops, labels = _crops(256, 0)
-    model, losses = train(CropSet(crops, [int(v) for v in labels], ["g"] * len(crops)), CnnRecipe(epochs=6, batch=32))
+    model, losses = train(CropSet(crops, [int(v) for v in labels], ["g"] * len(crops)), CnnRecipe(epochs=10, batch=32))
     assert losses[-1] < losses[0]
-    classifier = SealClassifier.load(export(model, tmp_path / "seal.onnx", CnnRecipe(epochs=6, batch=32)))
+    classifier = SealClassifier.load(export(model, tmp_path / "seal.onnx", CnnRecipe(epochs=10, batch=32)))
     assert [type(m) for m in classifier.models] == [CnnSealModel]
     assert (classifier.low, classifier.high) == (0.2, 0.8)
     held_out, truth = _crops(64, 1)
     states = classifier.classify(held_out)
     right = sum((s.state == "present") == bool(t) for s, t in zip(states, truth, strict=True))
-    assert right >= 0.9 * len(truth)
+    assert right >= 0.9 * len(truth), right

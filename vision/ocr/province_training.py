@@ -34,6 +34,7 @@ from vision.ocr.head_training import detector_like_crop
 from vision.ocr.lines import check_crop
 from vision.ocr.province import GLYPH_SIZE, glyph_window
 from vision.reader import ReaderConfig
+from vision.training.small_cnn import conv, export_onnx, fit
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +213,6 @@ def network(classes: int) -> Any:
     import torch
     from torch import nn
 
-    def conv(cin: int, cout: int) -> list[Any]:
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
     torch.manual_seed(0)
     return nn.Sequential(*conv(1, 32), nn.MaxPool2d(2), *conv(32, 64), *conv(64, 64), nn.MaxPool2d(2),
                          *conv(64, 128), *conv(128, 128), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3),
@@ -222,33 +220,13 @@ def network(classes: int) -> Any:
 
 
 def train(x: npt.NDArray[np.float32], y: npt.NDArray[np.int64], recipe: ProvinceRecipe) -> tuple[Any, list[float]]:
-    """The network trained by cross-entropy with Adam and a cosine schedule; and the loss per epoch."""
+    """The network trained by cross-entropy (label smoothing 0.05); and the loss per epoch."""
     import torch
 
-    torch.manual_seed(recipe.seed)
     model = network(len(CN_PROVINCES))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=1e-4)
-    steps = recipe.epochs * max(1, -(-len(x) // recipe.batch))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, recipe.learning_rate, total_steps=steps)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
-    rng = np.random.default_rng(recipe.seed)
-    tx, ty = torch.from_numpy(x[:, None]), torch.from_numpy(y)
-    losses = []
-    for epoch in range(recipe.epochs):
-        model.train()
-        began, total = time.monotonic(), 0.0
-        order = torch.from_numpy(rng.permutation(len(x)))
-        for start in range(0, len(x), recipe.batch):
-            idx = order[start:start + recipe.batch]
-            loss = loss_fn(model(tx[idx]), ty[idx])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(x))
-        log.info("epoch %d: loss %.3f (%.0f s)", epoch, losses[-1], time.monotonic() - began)
-    model.eval()
+    losses = fit(model, torch.from_numpy(x[:, None]), torch.from_numpy(y),
+                 torch.nn.CrossEntropyLoss(label_smoothing=0.05), epochs=recipe.epochs, batch=recipe.batch,
+                 learning_rate=recipe.learning_rate, seed=recipe.seed)
     return model, losses
 
 
@@ -263,21 +241,8 @@ def accuracy(model: Any, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -
 
 def export(model: Any, target: Path, recipe: ProvinceRecipe) -> Path:
     """The network as ONNX (batch dimension free), its classes and recipe in the metadata."""
-    import onnx
-    import torch
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    torch.onnx.export(model, (torch.zeros(1, 1, GLYPH_SIZE, GLYPH_SIZE),), str(partial), input_names=["glyph"],
-                      output_names=["logits"], dynamic_axes={"glyph": {0: "n"}, "logits": {0: "n"}}, opset_version=17,
-                      dynamo=False)
-    graph = onnx.load(str(partial))
-    for key, value in (("provinces", "".join(CN_PROVINCES)), ("smartgate_province_recipe", json.dumps(asdict(recipe)))):
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(graph, str(partial))
-    partial.replace(target)
-    return target
+    return export_onnx(model, target, (1, GLYPH_SIZE, GLYPH_SIZE), ("glyph", "logits"),
+                       {"provinces": "".join(CN_PROVINCES), "smartgate_province_recipe": json.dumps(asdict(recipe))})
 
 
 def recorded_windows(out: Path, recipe: ProvinceRecipe) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:

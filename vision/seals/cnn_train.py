@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from vision.seals.classifier import DEFAULT_MODEL, HIGH, LOW, MLP_MODEL, SealClassifier
 from vision.seals.cnn import RECIPE_KEY, THRESHOLDS_KEY, crop_tensor
@@ -33,6 +30,7 @@ from vision.seals.train import (
     real_parts,
     synthetic_parts,
 )
+from vision.training.small_cnn import conv, export_onnx, fit
 
 log = logging.getLogger(__name__)
 
@@ -51,64 +49,29 @@ def network() -> Any:
     import torch
     from torch import nn
 
-    def conv(cin: int, cout: int) -> list[Any]:
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
     torch.manual_seed(0)
     return nn.Sequential(*conv(3, 24), *conv(24, 24), nn.MaxPool2d(2), *conv(24, 48), *conv(48, 48), nn.MaxPool2d(2),
                          *conv(48, 96), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(96 * 6 * 4, 1))
 
 
 def train(crops: CropSet, recipe: CnnRecipe) -> tuple[Any, list[float]]:
-    """Binary cross-entropy, both classes weighted equally; AdamW with a one-cycle schedule."""
+    """Binary cross-entropy with both classes weighted equally; and the loss per epoch."""
     import torch
 
-    torch.manual_seed(recipe.seed)
     x = torch.from_numpy(crop_tensor(crops.crops))
     y = torch.tensor(crops.labels, dtype=torch.float32)
     positives = max(1.0, float(y.sum()))
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - positives) / positives))
+    bce = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - positives) / positives))
     model = network()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=1e-4)
-    steps = recipe.epochs * -(-len(y) // recipe.batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, recipe.learning_rate, total_steps=steps)
-    rng = np.random.default_rng(recipe.seed)
-    losses = []
-    for epoch in range(recipe.epochs):
-        model.train()
-        began, total = time.monotonic(), 0.0
-        order = torch.from_numpy(rng.permutation(len(y)))
-        for start in range(0, len(y), recipe.batch):
-            idx = order[start:start + recipe.batch]
-            loss = loss_fn(model(x[idx]).reshape(-1), y[idx])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(y))
-        log.info("epoch %d: loss %.4f (%.0f s)", epoch, losses[-1], time.monotonic() - began)
-    model.eval()
+    losses = fit(model, x, y, lambda out, target: bce(out.reshape(-1), target), epochs=recipe.epochs,
+                 batch=recipe.batch, learning_rate=recipe.learning_rate, seed=recipe.seed)
     return model, losses
 
 
 def export(model: Any, target: Path, recipe: CnnRecipe) -> Path:
     """ONNX with a free batch dimension; the thresholds and recipe in its metadata."""
-    import onnx
-    import torch
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    torch.onnx.export(model, (torch.zeros(1, 3, 48, 32),), str(partial), input_names=["crops"],
-                      output_names=["logit"], dynamic_axes={"crops": {0: "n"}, "logit": {0: "n"}}, opset_version=17,
-                      dynamo=False)
-    graph = onnx.load(str(partial))
-    for key, value in ((THRESHOLDS_KEY, f"{LOW},{HIGH}"), (RECIPE_KEY, json.dumps(asdict(recipe)))):
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(graph, str(partial))
-    partial.replace(target)
-    return target
+    return export_onnx(model, target, (3, 48, 32), ("crops", "logit"),
+                       {THRESHOLDS_KEY: f"{LOW},{HIGH}", RECIPE_KEY: json.dumps(asdict(recipe))})
 
 
 def training_sets(synth_dir: Path, seed: int) -> tuple[CropSet, CropSet]:
