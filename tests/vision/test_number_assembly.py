@@ -65,3 +65,15 @@ def test_a_number_assembled_beside_one_read_whole_is_the_second_20ft_box() -> No
     reads += [{"containers": [partial("GLDU4229", 0.7), partial("GL29845", 0.7)]}] * 3
     passage = run(PassageFuser("in-1", "in"), frames(reads))
     assert sorted(c.number for c in passage.containers) == sorted([front, rear])
+
+
+@pytest.mark.parametrize(("part", "expected"), [
+    ("GLDU4229U5", True),   # its head starts the number
+    ("GL29845", True),      # its tail ends it
+    ("GLDU4300", False),    # another serial
+    ("GL45", False),        # a tail too short to say
+])
+def test_a_part_agrees_with_a_number_at_its_head_or_its_tail(part: str, expected: bool) -> None:
+    from vision.fusion.number_assembly import agrees
+
+    assert agrees(part, "GLDU4229845") is expected

@@ -59,6 +59,14 @@ def assembled(parts: Mapping[str, float]) -> dict[str, float]:
     return {number: evidence for number, evidence in found.items() if evidence > 0}
 
 
+def agrees(part: str, number: str) -> bool:
+    """Whether a part read agrees with a whole number at its head, or at a tail of at least 3 digits."""
+    head, tail = head_of(part), tail_of(part)
+    if head and number.startswith(head[:AGREE_HEAD]):
+        return True
+    return len(tail) >= 3 and number.endswith(tail[-AGREE_TAIL:])
+
+
 def _joins(head: str, tail: str) -> list[str]:
     """`head` then `tail`, sharing the characters where they overlap, when that makes a number's length."""
     out = []

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from bus.messages import ContainerRead, EvidenceRef, PlateRead, SealRead
 from datasets.synth import is_valid_iso6346
 from vision.fusion.ballot import Ballot, Candidate, fused_confidence, top_vote
-from vision.fusion.number_assembly import AGREE_HEAD, AGREE_TAIL, assembled, head_of, tail_of
+from vision.fusion.number_assembly import agrees, assembled
 from vision.fusion.observations import ContainerObservation, PlateObservation, SealObservation, Sighting
 from vision.grammar.alphabet import plain
 
@@ -225,14 +225,14 @@ class PassageEvidence:
         a voted number at either end is that number's, not material for another."""
         read = [v for g in groups for v in g.variants]
         parts = {text: c.evidence for text, c in self.number_parts.candidates.items()
-                 if not any(_agrees(text, number) for number in read)}
+                 if not any(agrees(text, number) for number in read)}
         out: list[_Container] = []
         for number, weight in sorted(assembled(parts).items(), key=lambda item: -item[1]):
             if any(_close(number, v) for v in read):
                 continue
             cluster = Candidate()
             for text, candidate in self.number_parts.candidates.items():
-                if text in parts and _agrees(text, number):
+                if text in parts and agrees(text, number):
                     cluster.absorb(candidate)
             head = Candidate(evidence=weight, reads=cluster.reads, first_t=cluster.first_t,
                              best_confidence=cluster.best_confidence, best=cluster.best, best_crop=cluster.best_crop)
@@ -344,14 +344,6 @@ def _close(a: str, b: str) -> bool:
     if sum(x != y for x, y in zip(a, b, strict=True)) <= VARIANT_DISTANCE:
         return True
     return len(a) == 11 and a[:4] == b[:4] and (a[5:] == b[4:-1] or b[5:] == a[4:-1])
-
-
-def _agrees(part: str, number: str) -> bool:
-    """Whether a part read agrees with a whole number at its head or its tail (`number_assembly`)."""
-    head, tail = head_of(part), tail_of(part)
-    if head and number.startswith(head[:AGREE_HEAD]):
-        return True
-    return len(tail) >= 3 and number.endswith(tail[-AGREE_TAIL:])
 
 
 def _length_ft(container: _Container) -> int | None:
