@@ -24,10 +24,12 @@ import numpy as np
 
 from vision.detections import Detections, class_index
 from vision.detector import Detector, ImageError, check_image
-from vision.grammar import Evidence, read_container_number
+from vision.grammar import ContainerNumberRead, Evidence, read_container_number
 from vision.grammar.alphabet import plain
 from vision.ocr import TextReader
+from vision.ocr.deblur import DeblurConfig, unsmeared_crop
 from vision.ocr.number_finder import FoundNumber, NumberFinder
+from vision.ocr.padding import NUMBER_PAD, PLATE_PAD
 from vision.ocr.text_detector import TextDetectionError, TextDetector
 from vision.seals import SealClassifier, read_doors
 
@@ -37,16 +39,20 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 #: A container-number read that fits no template is kept as a part only with at least this many characters.
 MIN_PART_CHARS = 4
 Box = list[float]
+NumberEvidence = tuple[Evidence | None, ContainerNumberRead | None]
 
 
 @dataclass(frozen=True)
 class ReaderConfig:
     """Crop padding (share of the box's width, height) and how near a size-type or seal box must be."""
 
-    plate_pad: tuple[float, float] = (0.08, 0.15)
-    number_pad: tuple[float, float] = (0.04, 0.2)
+    plate_pad: tuple[float, float] = PLATE_PAD
+    number_pad: tuple[float, float] = NUMBER_PAD
     size_type_max_gap: float = 3.0  # in heights of the number box, centre to centre
     seal_near: float = 0.5  # share of a seal box that must lie in the handle's (grown) crop region
+    deblur: DeblurConfig | None = field(default_factory=DeblurConfig)
+    """A number crop smeared by the truck's motion is read once more with the smear undone (`vision.ocr.deblur`);
+    None reads crops as they are."""
 
     def text_pad(self, kind: str) -> tuple[float, float]:
         """The padding of a text box of this class: plates have their own, numbers and size-type codes share one."""
@@ -138,7 +144,7 @@ class ImageReader:
     @classmethod
     def load(cls, model: str | Path | None = None, threads: int | None = None) -> ImageReader:
         detector = Detector.load(threads=threads) if model is None else Detector.load(model, threads=threads)
-        text = TextReader(threads=threads, plate_pad=ReaderConfig().plate_pad)
+        text = TextReader(threads=threads)
         finder = NumberFinder(TextDetector(threads=threads), text)
         return cls(detector, text, SealClassifier.load(), finder=finder)
 
@@ -205,16 +211,14 @@ class ImageReader:
         if not len(numbers):
             return [], []
         sizes = dets[dets.class_id == class_index("size_type")]
-        crops = [padded_crop(frame, box, self.config.text_pad("container_number")) for box in numbers.xyxy]
-        evidence = self.text.evidence(crops)
+        evidence = self._number_evidence(frame, numbers.xyxy)
         nearest = _nearest(numbers.xyxy, sizes.xyxy, self.config.size_type_max_gap)
         size_crops = [padded_crop(frame, sizes.xyxy[i], self.config.text_pad("size_type")) for i in nearest if i >= 0]
         size_reads = iter(self.text.read_size_types(size_crops) if size_crops else [])
         out: list[ContainerResult] = []
         parts: list[NumberPart] = []
-        for ev, conf, box, size_at in zip(evidence, numbers.confidence, numbers.xyxy, nearest, strict=True):
+        for (ev, read), conf, box, size_at in zip(evidence, numbers.confidence, numbers.xyxy, nearest, strict=True):
             size = next(size_reads) if size_at >= 0 else None
-            read = read_container_number(ev) if ev is not None else None
             if read is None or not read.number:
                 part = "".join(ch for ch in plain(ev.raw) if ch.isascii()) if ev is not None else ""
                 if ev is not None and len(part) >= MIN_PART_CHARS:
@@ -223,6 +227,25 @@ class ImageReader:
             out.append(ContainerResult(read.number, read.check_digit_ok, size.code if size else None,
                                        round(float(conf) * read.confidence, 4), rounded_box(box)))
         return out, parts
+
+    def _number_evidence(self, frame: np.ndarray, boxes: np.ndarray) -> list[NumberEvidence]:
+        """Per number box, the recogniser's evidence and the number it makes. A crop smeared by motion is read
+        also with the smear undone, in the same batch; of the two reads the one that makes a number wins (the
+        surer one if both do): undoing a smear that was not there costs a read, never a number."""
+        pad = self.config.text_pad("container_number")
+        regions = [padded_region(frame.shape, box, pad) for box in boxes]
+        crops = [frame[y0:y1, x0:x1] for x0, y0, x1, y1 in regions]
+        sharp: dict[int, np.ndarray] = {}
+        if self.config.deblur is not None:
+            for i, (region, box) in enumerate(zip(regions, boxes, strict=True)):
+                size = float(min(box[2] - box[0], box[3] - box[1]))
+                if (image := unsmeared_crop(frame, region, size, self.config.deblur)) is not None:
+                    sharp[i] = image
+        evidence = self.text.evidence(crops + list(sharp.values()))
+        reads = [_number_read(ev) for ev in evidence[:len(crops)]]
+        for i, ev in zip(sharp, evidence[len(crops):], strict=True):
+            reads[i] = _better_read(reads[i], _number_read(ev))
+        return reads
 
     def read_seals(self, frame: np.ndarray, dets: Detections) -> list[SealResult]:
         """One entry per container door seen (`vision.seals.read_doors`: its handle crops classified, detected seal
@@ -258,12 +281,31 @@ def _nearest(numbers: np.ndarray, sizes: np.ndarray, max_gap: float) -> list[int
 
 def padded_crop(frame: np.ndarray, box: np.ndarray, pad: tuple[float, float]) -> np.ndarray:
     """The box grown by `pad` (shares of its width and height) on each side, clipped to the frame."""
+    x0, y0, x1, y1 = padded_region(frame.shape, box, pad)
+    return frame[y0:y1, x0:x1]
+
+
+def padded_region(shape: tuple[int, ...], box: np.ndarray, pad: tuple[float, float]) -> tuple[int, int, int, int]:
+    """Pixel bounds of `padded_crop` in a frame of this shape."""
     x0, y0, x1, y1 = (float(v) for v in box)
     dx, dy = pad[0] * (x1 - x0), pad[1] * (y1 - y0)
-    h, w = frame.shape[:2]
-    ix0, iy0 = max(0, int(x0 - dx)), max(0, int(y0 - dy))
-    ix1, iy1 = min(w, int(np.ceil(x1 + dx))), min(h, int(np.ceil(y1 + dy)))
-    return frame[iy0:iy1, ix0:ix1]
+    h, w = shape[:2]
+    return max(0, int(x0 - dx)), max(0, int(y0 - dy)), min(w, int(np.ceil(x1 + dx))), min(h, int(np.ceil(y1 + dy)))
+
+
+def _number_read(evidence: Evidence | None) -> NumberEvidence:
+    return evidence, read_container_number(evidence) if evidence is not None else None
+
+
+def _better_read(a: NumberEvidence, b: NumberEvidence) -> NumberEvidence:
+    """Of two reads of one crop: the one that makes a number, the surer of two numbers (a read check digit before a
+    computed one), else the one with more characters (the longer part for `number_assembly`)."""
+    def rank(item: NumberEvidence) -> tuple[bool, bool, float, int]:
+        evidence, read = item
+        if read is not None and read.number:
+            return True, read.check_digit_ok, read.confidence, 0
+        return False, False, 0.0, len(plain(evidence.raw)) if evidence is not None else -1
+    return b if rank(b) > rank(a) else a
 
 
 def rounded_box(box: np.ndarray) -> Box:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -442,3 +443,72 @@ def test_a_container_whose_doors_no_camera_saw_gets_an_unknown_seal() -> None:
     assert unseen[0].confidence == 0.0
     assert unseen[0].evidence == ()
     assert [s.state for s in passage.seals if s.state != "unknown"] == ["present"]
+
+
+CONTAINER = class_index("container")
+#: A truck driving left across a side camera, 40 px a frame, with two 20 ft boxes: the left one is the front one.
+FRONT_BOX, REAR_BOX = (110.0, 60.0, 340.0, 200.0), (360.0, 60.0, 590.0, 200.0)
+
+
+def driving_left(reads_per_frame: list[dict[str, Any]], boxes: list[tuple[float, ...]]) -> list[CameraFrame]:
+    """Side-camera frames of the truck (and these container boxes on it) moving left; each frame's reads, given in
+    the first frame's pixels, move with it."""
+    out = []
+    for k, reads in enumerate(reads_per_frame):
+        shift = np.array([-40.0 * k, 0.0, -40.0 * k, 0.0])
+        moved = [tuple(np.asarray(b) + shift) for b in [TRUCK_BOX, *boxes]]
+        vehicles = Detections.from_arrays(moved, [0.9] * len(moved), [VEHICLE] + [CONTAINER] * len(boxes),
+                                          tracker_id=[1] + [-1] * len(boxes))
+        shifted: dict[str, Any] = {kind: [replace(r, box=tuple(np.asarray(r.box) + shift)) for r in rs]
+                                   for kind, rs in reads.items()}
+        out.append(CameraFrame(camera="front", frame=k, t_s=k * 0.25, ts_utc=1.7e9 + k * 0.25, vehicles=vehicles,
+                               **shifted))
+    return out
+
+
+@pytest.mark.parametrize(("size", "boxes", "at", "position", "door_owner"), [
+    ("22G1", [FRONT_BOX, REAR_BOX], FRONT_BOX, "front", None),  # the rear box went unread: its door is no one's
+    ("22G1", [FRONT_BOX, REAR_BOX], REAR_BOX, "rear", "own"),  # the front box went unread: the door is the read one's
+    ("22G1", [FRONT_BOX], FRONT_BOX, "single", "own"),  # one box seen: a single 20 ft, its own door
+    ("45G1", [FRONT_BOX, REAR_BOX], FRONT_BOX, "single", "own"),  # a 45 ft box is never one of two
+])
+def test_a_rear_door_behind_a_lone_front_box_is_not_given_to_it(size: str, boxes: list[tuple[float, ...]],
+                                                                at: tuple[float, ...], position: str,
+                                                                door_owner: str | None) -> None:
+    """Of two 20 ft boxes only one number was read (side camera); the rear camera saw a sealed door. That door is
+    the rear box's: given to the front box it would report a seal on doors no camera saw."""
+    number_read = number("CRXU427286")
+    x0, y0 = at[0] + 20, at[1] + 10
+    read = ContainerObservation(number_read, 0.9, (x0, y0, x0 + 150, y0 + 40), size)
+    door = SealObservation("present", 0.9, (500.0, 150.0, 520.0, 170.0), position="rear")
+    reads: list[dict[str, Any]] = [{"containers": [read]}] * 4 + [{"seals": [door]}] * 3
+    passage = run(PassageFuser("in-1", "in"), driving_left(reads, boxes))
+    assert [(c.number, c.position) for c in passage.containers] == [(number_read, position)]
+    sealed = [s for s in passage.seals if s.state == "present"]
+    assert [s.container_number for s in sealed] == [number_read if door_owner == "own" else None]
+    assert {s.container_number: s.state for s in passage.seals}[number_read] == ("unknown" if door_owner is None
+                                                                                   else "present")
+
+
+def test_two_boxes_seen_across_the_camera_are_ordered_by_where_their_numbers_lie() -> None:
+    """The rear box's number is read first (it came into view unoccluded first): where each read lies, not when,
+    says which box it is."""
+    front, rear = number("MSCU123456"), number("TGHU765432")
+    in_front = ContainerObservation(front, 0.9, (130, 70, 300, 100), "22G1")
+    in_rear = ContainerObservation(rear, 0.9, (380, 70, 550, 100), "22G1")
+    reads: list[dict[str, Any]] = [{"containers": [in_rear]}] * 3 + [{"containers": [in_front]}] * 3
+    passage = run(PassageFuser("in-1", "in"), driving_left(reads, [FRONT_BOX, REAR_BOX]))
+    assert [(c.number, c.position) for c in passage.containers] == [(front, "front"), (rear, "rear")]
+
+
+def test_a_truck_not_moving_across_the_camera_gives_its_boxes_no_place() -> None:
+    read = ContainerObservation(number("MSCU123456"), 0.9, (130, 70, 300, 100))
+    vehicles = Detections.from_arrays([TRUCK_BOX, FRONT_BOX, REAR_BOX], [0.9] * 3, [VEHICLE, CONTAINER, CONTAINER],
+                                      tracker_id=[1, -1, -1])
+    fuser = PassageFuser("in-1", "in")
+    for k in range(3):
+        fuser.update(CameraFrame(camera="rear", frame=k, t_s=k * 0.25, ts_utc=1.7e9, vehicles=vehicles,
+                                 containers=[read]))
+    (passage,) = fuser._open
+    assert passage.evidence.two_box_frames == 3
+    assert set(passage.evidence.numbers.candidates[read.number].votes) == set()

@@ -25,6 +25,11 @@ Association, and its limits:
   plate or number that one did not read (a trailer tracked apart from its tractor when frames are dropped) joins
   it with its door reads (`piece_share`). Limit: a second truck wholly inside the first one's time in the lane,
   with no read of its own, would be taken for a part of it; in one lane, trucks pass one after the other.
+* Two container boxes inside one vehicle box (a side or roof view of two 20 ft boxes) tell the passage that the
+  truck carries two; where the truck moves across the camera, the box further along its motion is the front one,
+  and a number read inside a box gets that box's place as its position hint. Limit: a camera that sees the truck
+  only coming or going (front, rear) gives no place; a 40 ft box the detector splits in two is taken for two only
+  while its size code does not say 40 ft.
 * A passage is published once all its tracks have ended and `exit_grace_s` has passed without a new one (or it
   went `stale_s` without a sighting, or lasted `max_passage_s`).
 """
@@ -35,7 +40,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -64,6 +69,11 @@ RECENT_PASSAGES = 8
 class FusionConfig:
     vehicle_class: int = class_index("vehicle")
     """Class id of the tracked vehicles that define a passage."""
+    container_class: int = class_index("container")
+    """Class id of container boxes: two inside one vehicle box say the truck carries two (`saw_two_boxes`)."""
+    motion_px: float = 40.0
+    """A truck that moved this far across a camera's image since its track began shows which of its two container
+    boxes is the front one (`_two_boxes`)."""
     read_in_vehicle: float = 0.5
     """Least share of a read's box inside a vehicle box for the read to belong to that vehicle."""
     pre_window_s: float = 2.0
@@ -106,6 +116,8 @@ class _Open:
     ended_t: float | None = None
     gone: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
     """Camera → when its last track of this passage ended, and that track's last seen and predicted boxes."""
+    starts: dict[TrackKey, np.ndarray] = field(default_factory=dict)
+    """Where (box centre) each of its tracks was first seen: the truck's motion across that camera since."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +188,8 @@ class PassageFuser:
         for ended in frame.ended:
             self._track_ended((frame.camera, ended.track_id), frame.t_s,
                               np.asarray([ended.seen_xyxy or ended.last_xyxy, ended.last_xyxy], np.float32))
-        self._assign_reads(frame, vehicles, owners)
+        places = self._two_boxes(frame, vehicles, owners)
+        self._assign_reads(frame, vehicles, owners, places)
         return self._ready(self._now)
 
     def flush(self) -> list[VehiclePassage]:
@@ -197,6 +210,7 @@ class PassageFuser:
             self._owner[key] = passage
             passage.cameras.add(frame.camera)
             passage.live.add(key)
+            passage.starts[key] = _centre(box)
         passage.last_t = max(passage.last_t, frame.t_s)
         passage.last_utc = max(passage.last_utc, frame.ts_utc)
         passage.first_utc = min(passage.first_utc, frame.ts_utc)
@@ -288,10 +302,37 @@ class PassageFuser:
         log.info("fusion: a %d-frame passage joined the passage it is a piece of (seq %d → %d)", len(part.frames),
                  part.seq, host.seq)
 
+    def _two_boxes(self, frame: CameraFrame, vehicles: Detections, owners: list[_Open]) -> dict[int, str]:
+        """Container boxes of this frame that are the front or the rear one of two inside a vehicle box (a side or
+        roof view of two 20 ft boxes), by row of `frame.vehicles`; each such passage is told it carries two.
+
+        Of the two, the front one is further along the truck's motion across the image since its track began: a
+        number read inside it is the front box's, whatever the time order of the reads (`hinted`)."""
+        rows = np.flatnonzero(frame.vehicles.class_id == self.config.container_class)
+        if len(rows) < 2 or not len(vehicles):
+            return {}
+        inside = box_ioa(frame.vehicles.xyxy[rows], vehicles.xyxy) >= self.config.read_in_vehicle
+        places: dict[int, str] = {}
+        for j in np.flatnonzero(inside.sum(axis=0) >= 2):
+            owner = owners[int(j)]
+            owner.evidence.saw_two_boxes()
+            pair = rows[inside[:, j]]
+            start = owner.starts.get((frame.camera, int(vehicles.tracker_id[j])))
+            if len(pair) != 2 or start is None:
+                continue
+            dx, dy = _centre(vehicles.xyxy[j]) - start
+            if abs(dx) < self.config.motion_px or abs(dx) < abs(dy):
+                continue  # not moving across this camera (a front or rear camera): no side to tell
+            ahead = np.sign(dx) * _centre(frame.vehicles.xyxy[pair])[:, 0]
+            front = int(np.argmax(ahead))
+            places[int(pair[front])], places[int(pair[1 - front])] = "front", "rear"
+        return places
+
     # -- reads -----------------------------------------------------------------------------------------------------
 
-    def _assign_reads(self, frame: CameraFrame, vehicles: Detections, owners: list[_Open]) -> None:
-        reads = frame.reads()
+    def _assign_reads(self, frame: CameraFrame, vehicles: Detections, owners: list[_Open],
+                      places: dict[int, str]) -> None:
+        reads = hinted(frame.reads(), frame.vehicles, places, self.config.read_in_vehicle)
         if not reads:
             return
         inside = None
@@ -367,6 +408,30 @@ class PassageFuser:
             first_seen_utc=passage.first_utc, last_seen_utc=passage.last_utc,
             plates=tuple(evidence.plates(refs)[:64]), containers=tuple(evidence.containers(refs)),
             seals=tuple(evidence.seals(refs)[:64]), frames_seen=len(passage.frames))
+
+
+def hinted(reads: list[Observation], detections: Detections, places: dict[int, str],
+           min_share: float) -> list[Observation]:
+    """`reads` with each container-number read of no position that lies in a container box of known place
+    (front or rear of two, `PassageFuser._two_boxes`) given that place."""
+    if not places:
+        return reads
+    rows = list(places)
+    out: list[Observation] = []
+    for read in reads:
+        if isinstance(read, ContainerObservation) and read.position == "unknown":
+            share = box_ioa(np.asarray([read.box], np.float32), detections.xyxy[rows])[0]
+            if share.max() >= min_share:
+                read = replace(read, position=places[rows[int(share.argmax())]])  # type: ignore[arg-type]
+        out.append(read)
+    return out
+
+
+def _centre(boxes: np.ndarray) -> np.ndarray:
+    """Centre (x, y) of a box, or of each row of boxes."""
+    corners = np.asarray(boxes, np.float64)
+    centre: np.ndarray = (corners[..., :2] + corners[..., 2:]) / 2.0
+    return centre
 
 
 def _held(image: np.ndarray | None) -> Callable[[], np.ndarray | None]:

@@ -22,6 +22,8 @@ NUMBER_LENGTH = 11
 MIN_OVERLAP = 2
 MIN_HEAD, MIN_TAIL = 6, 4
 AGREE_HEAD, AGREE_TAIL = 8, 5
+#: A tail shorter than this agrees with no number (a digit or two end one number in ten or a hundred).
+MIN_AGREE_TAIL = 3
 _HEAD = re.compile(r"[A-Z]{3}U\d*")
 _TAIL = re.compile(r"\d+$")
 
@@ -60,11 +62,12 @@ def assembled(parts: Mapping[str, float]) -> dict[str, float]:
 
 
 def agrees(part: str, number: str) -> bool:
-    """Whether a part read agrees with a whole number at its head, or at a tail of at least 3 digits."""
-    head, tail = head_of(part), tail_of(part)
+    """Whether a part read agrees with a whole number at its head, or at a tail of at least `MIN_AGREE_TAIL`
+    digits (the one rule for which parts support an assembled number, `_tail_support`)."""
+    head = head_of(part)
     if head and number.startswith(head[:AGREE_HEAD]):
         return True
-    return len(tail) >= 3 and number.endswith(tail[-AGREE_TAIL:])
+    return _tail_agrees(tail_of(part), number)
 
 
 def _joins(head: str, tail: str) -> list[str]:
@@ -83,4 +86,8 @@ def _head_support(number: str, heads: Mapping[str, float]) -> float:
 
 
 def _tail_support(number: str, tails: Mapping[str, float]) -> float:
-    return sum(evidence for tail, evidence in tails.items() if number.endswith(tail[-AGREE_TAIL:]))
+    return sum(evidence for tail, evidence in tails.items() if _tail_agrees(tail, number))
+
+
+def _tail_agrees(tail: str, number: str) -> bool:
+    return len(tail) >= MIN_AGREE_TAIL and number.endswith(tail[-AGREE_TAIL:])

@@ -5,7 +5,10 @@ within `VARIANT_DISTANCE` characters of a stronger number are misreads of it (th
 further apart are different containers. At most two containers are reported (one 40 ft or two 20 ft): the second
 only if its evidence is a fair share of the first's and the first is not a 40/45 ft box. Two containers are
 ordered by the readers' position hints where given, else by which was seen first (a truck enters cab first).
-Seal states are fused per container door by summed log-odds (`seal_state`); ``unknown`` reads carry none.
+Seal states are fused per container door by summed log-odds (`seal_state`); ``unknown`` reads carry none. A lone
+number on a truck seen to carry two boxes (`saw_two_boxes`) is the front box's where its reads' position hints say
+front more than rear; the rear doors' reads then belong to the box whose number went unread, and are reported
+unnamed rather than given to the front one.
 
 Reads of a number that fit no ISO 6346 template are kept apart as parts: where occlusion leaves every copy of a
 number readable only in part, a head and a tail of them make the number (`number_assembly`), which joins the
@@ -55,6 +58,9 @@ class FieldRules:
     (covered in some frames, or two like characters merged by the recogniser) when that fuller plate was read at
     least `fuller_plate_reads` times with at least `fuller_plate_share` of its evidence."""
     max_candidates: int = 32
+    pair_frames: int = 3
+    """Frames in which one vehicle box held two container boxes, from which on the truck is taken to carry two
+    (20 ft) boxes: a lone number read is then the front or the rear one's, not a single box's (`saw_two_boxes`)."""
 
 
 @dataclass
@@ -79,6 +85,7 @@ class PassageEvidence:
         self.seal_states: dict[str, Ballot] = {}
         self.seal_numbers: dict[str, Ballot] = {}
         self.reads = 0
+        self.two_box_frames = 0
 
     def add_plate(self, read: PlateObservation, sighting: Sighting, crop: CropFn) -> None:
         ballot = self.plates_by_role[read.role]
@@ -112,6 +119,10 @@ class PassageEvidence:
             numbers.add(read.number, read.confidence, sighting, image)
         self.reads += 1
 
+    def saw_two_boxes(self) -> None:
+        """One more frame in which the vehicle box held two container boxes."""
+        self.two_box_frames += 1
+
     def texts(self, min_evidence: float = 0.0) -> set[str]:
         """The plates and container numbers read with at least `min_evidence` summed confidence."""
         ballots = (self.numbers, *self.plates_by_role.values())
@@ -140,6 +151,7 @@ class PassageEvidence:
             for link, ballot in theirs.items():
                 mine.setdefault(link, Ballot(self.rules.max_candidates)).merge(ballot)
         self.reads += other.reads
+        self.two_box_frames += other.two_box_frames
 
     # -- fusion ----------------------------------------------------------------------------------------------------
 
@@ -218,7 +230,8 @@ class PassageEvidence:
             second = groups[1]
             if second.cluster.evidence >= self.rules.second_container_share * first.cluster.evidence:
                 chosen.append(second)
-        return _ordered(chosen)
+        pair = self.two_box_frames >= self.rules.pair_frames and _length_ft(first) not in (40, 45)
+        return _ordered(chosen, pair)
 
     def _assembled(self, groups: list[_Container]) -> list[_Container]:
         """Numbers made of parts (`number_assembly`) that no voted number is a misread of; a part that agrees with
@@ -351,13 +364,15 @@ def _length_ft(container: _Container) -> int | None:
     return {"2": 20, "4": 40, "L": 45}.get(size[:1])
 
 
-def _ordered(chosen: list[_Container]) -> list[_Container]:
-    if len(chosen) == 1:
-        chosen[0].position = "single"
-        return chosen
-
+def _ordered(chosen: list[_Container], two_boxes: bool = False) -> list[_Container]:
+    """Front and rear of two containers; a lone one is `single`, or, on a truck seen to carry two boxes, the front
+    one if its reads say so more than they say rear (the rear box's number went unread), else the rear one."""
     def frontness(c: _Container) -> float:
         return c.cluster.votes.get("pos:front", 0.0) - c.cluster.votes.get("pos:rear", 0.0)
+
+    if len(chosen) == 1:
+        chosen[0].position = ("front" if frontness(chosen[0]) > 0 else "rear") if two_boxes else "single"
+        return chosen
 
     a, b = chosen
     if frontness(a) != frontness(b):
@@ -370,7 +385,9 @@ def _ordered(chosen: list[_Container]) -> list[_Container]:
 
 def _seal_target(link: str, containers: list[_Container]) -> int:
     """Index of the container a seal belongs to; a seal with no link goes to the rear-most container, whose
-    doors face the rear camera (the front box of two 20 ft has its doors hidden against the rear box)."""
+    doors face the rear camera (the front box of two 20 ft has its doors hidden against the rear box). Behind a
+    lone `front` box the rear-most is a box whose number went unread: index ``len(containers)``, a door of no
+    reported container (the seal is still reported, unnamed)."""
     if not containers:
         return -1
     kind, _, value = link.partition(":")
@@ -382,7 +399,7 @@ def _seal_target(link: str, containers: list[_Container]) -> int:
         for i, container in enumerate(containers):
             if container.position == value or (value == "single" and len(containers) == 1):
                 return i
-    return len(containers) - 1
+    return len(containers) if containers[-1].position == "front" else len(containers) - 1
 
 
 def _check_digit_ok(container: _Container) -> bool:

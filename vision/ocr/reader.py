@@ -25,6 +25,7 @@ from vision.grammar import (
     read_size_type,
 )
 from vision.ocr.lines import CropError, check_crop, identifier_line, plate_lines
+from vision.ocr.padding import PLATE_PAD
 from vision.ocr.province import ProvinceClassifier, glyph_window
 from vision.ocr.recognizer import TextRecognizer
 
@@ -39,7 +40,7 @@ class TextReader:
     def __init__(self, recognizer: TextRecognizer | None = None, model_path: Path | None = None,
                  threads: int | None = None, *,
                  province: ProvinceClassifier | Literal["installed"] | None = "installed",
-                 plate_pad: tuple[float, float] = (0.08, 0.15)) -> None:
+                 plate_pad: tuple[float, float] = PLATE_PAD) -> None:
         """`province`: the classifier of Chinese province characters (None: the recogniser reads them alone);
         `plate_pad`: how far plate crops extend past the plate's box, as shares of its sides (where the province
         cell lies in the crop)."""

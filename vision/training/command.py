@@ -273,16 +273,20 @@ def run_quantize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_model_arguments(parser: argparse.ArgumentParser, work: str, model: str) -> None:
+    """The options every small-model training command shares: work folder, model file, quick run, epochs."""
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help=f"work folder: {work}")
+    parser.add_argument("--onnx", type=Path, metavar="FILE",
+                        help=f"model to write (default DIR/{model}; the product reads vision/models/{model})")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute) that checks the pipeline")
+    parser.add_argument("--epochs", type=_positive_int)
+
+
 # --- smartgate train-ocr --------------------------------------------------------------------------------------------
 
 def add_train_ocr_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `smartgate train-ocr`; unset ones keep the recipe's value (`OcrRecipe`, MODEL_CARD.md)."""
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="work folder: recordings, metrics.json")
-    parser.add_argument("--onnx", type=Path, metavar="FILE",
-                        help="recognition model to write (default DIR/gate_ocr_rec.onnx; the product reads "
-                        "vision/models/gate_ocr_rec.onnx)")
-    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute) that checks the pipeline")
-    parser.add_argument("--epochs", type=_positive_int)
+    _add_model_arguments(parser, "recordings, metrics.json", "gate_ocr_rec.onnx")
     parser.add_argument("--train-seeds", type=_seeds, metavar="SEEDS", help="synthetic recordings to train on")
     parser.add_argument("--val-seeds", type=_seeds, metavar="SEEDS", help="synthetic recordings held out")
     parser.add_argument("--duration", type=_positive_float, metavar="S", help="seconds of footage per training seed")
@@ -314,13 +318,8 @@ def run_train_ocr(args: argparse.Namespace) -> int:
 
 def add_train_province_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `smartgate train-province`; unset ones keep the recipe's value (`ProvinceRecipe`, MODEL_CARD.md)."""
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="work folder: metrics.json")
-    parser.add_argument("--onnx", type=Path, metavar="FILE",
-                        help="model to write (default DIR/province_classifier.onnx; the product reads "
-                        "vision/models/province_classifier.onnx)")
-    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute) that checks the pipeline")
+    _add_model_arguments(parser, "metrics.json", "province_classifier.onnx")
     parser.add_argument("--plates", type=_positive_int, help="distinct rendered plates to train on")
-    parser.add_argument("--epochs", type=_positive_int)
     parser.add_argument("--check", type=Path, nargs="+", metavar="RECORDING",
                         help="rendered recordings whose Chinese plates score the classifier against the recogniser")
 
