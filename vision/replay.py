@@ -14,7 +14,7 @@ frames), largest overlap first. Scores are over the truth passages that entered 
 * seal: per truth container whose doors a camera can see, the seal read for that number (or, unlinked, in the
   order of those containers) has the truth state. The front box of two 20 ft boxes has its doors against the
   rear box: no camera sees them, so its seal is scored apart (`seal_unseen_unknown`: the share of those reported
-  `unknown`, the only honest answer).
+  `unknown`, or of which nothing was said, the only honest answers; unnamed reads serve the seen doors first).
 """
 
 from __future__ import annotations
@@ -223,17 +223,25 @@ def container_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassag
 
 
 def seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], *, seen: bool = True) -> list[bool]:
-    """Per truth container with doors `seen` (or not): its seal read has the truth state (unseen: `unknown`)."""
+    """Per truth container with doors `seen` (or not): its seal read has the truth state (unseen: `unknown`).
+
+    A seal read of no container (a door whose box's number went unread) is a seen door's: the seen containers not
+    named by a read take the unnamed reads in order, and an unseen container takes only what is left of them. An
+    unseen container with no read at all is right: nothing was said of doors no camera saw."""
     hits: list[bool] = []
     for i, t in enumerate(truth):
         passage = pairs.get(i)
         seals: Sequence[SealRead] = passage.seals if passage else ()
         by_number = {s.container_number: s for s in seals if s.container_number}
-        unlinked = [s for s in seals if not s.container_number]
-        for k, container in enumerate(c for c in t.containers if doors_seen(c) == seen):
-            seal = by_number.get(container.number) or (unlinked[k] if k < len(unlinked) else None)
-            want = ("present" if container.seal.present else "absent") if seen else "unknown"
-            hits.append(seal is not None and seal.state == want)
+        unlinked = iter([s for s in seals if not s.container_number])
+        read = {id(c): by_number.get(c.number) for c in t.containers}
+        for container in sorted(t.containers, key=lambda c: not doors_seen(c)):  # seen doors take unnamed reads first
+            read[id(container)] = read[id(container)] or next(unlinked, None)
+        for container in t.containers:
+            if doors_seen(container) == seen:
+                seal = read[id(container)]
+                want = ("present" if container.seal.present else "absent") if seen else "unknown"
+                hits.append(seal.state == want if seal is not None else not seen)
     return hits
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.vision.test_fusion import frames, number, run
 from vision.fusion import ContainerObservation, PassageFuser
-from vision.fusion.number_assembly import assembled, head_of, tail_of
+from vision.fusion.number_assembly import assembled, head_of, tail_of, with_read_check_digit
 
 BOX = (150.0, 60.0, 300.0, 100.0)
 #: What the OCR read of `GLDU4229845` on held-out seed 9405, each copy of the number partly hidden (read → count):
@@ -77,3 +77,26 @@ def test_a_part_agrees_with_a_number_at_its_head_or_its_tail(part: str, expected
     from vision.fusion.number_assembly import agrees
 
     assert agrees(part, "GLDU4229845") is expected
+
+
+@pytest.mark.parametrize(("number_read", "parts", "expected"), [
+    ("GLDU1053794", {"GL1053789": 3.4}, "GLDU1053789"),  # a digit lost, the check digit read as the serial's last
+    ("GLDU1053794", {"GL1053789": 3.4, "XU1053780": 1.0}, "GLDU1053789"),  # GLDU1053780 fails the check digit
+    ("GLDU1053794", {"GL105378": 3.4}, None),  # six digits: no check digit read
+    ("GLDU1053794", {"FBIU6864873": 3.4}, None),  # the other box's tail: more than a misread apart
+    ("GLDU1053794", {}, None),
+])
+def test_a_computed_check_digit_gives_way_to_one_read_on_a_part(number_read: str, parts: dict[str, float],
+                                                                 expected: str | None) -> None:
+    assert with_read_check_digit(number_read, parts) == expected
+
+
+def test_fusion_trusts_a_read_check_digit_over_a_computed_one() -> None:
+    """`GLDU1053789` with its 8 hidden reads `GLDU105379` (check digit computed: `GLDU1053794`, valid and wrong) on
+    the doors; the side shows the serial's end and the check digit. The number is the one the read check digit
+    makes; its check digit is still reported as not read on the number."""
+    hidden = ContainerObservation("GLDU1053794", 0.8, BOX, check_digit_read=False)
+    reads = [{"containers": [hidden]}] * 4 + [{"containers": [partial("GL1053789")]}] * 4
+    (container,) = run(PassageFuser("in-1", "in"), frames(reads)).containers
+    assert container.number == "GLDU1053789"
+    assert not container.check_digit_ok

@@ -139,3 +139,14 @@ def test_report_shows_the_readable_scores_beside_the_others() -> None:
     summary = report.summary()
     assert "readable only (1 plates, 2 numbers hidden by occlusion): plate 50.0%, container 100.0%" in summary
     assert "miss b (rain): plate (hidden), container (hidden), seal" in summary
+
+
+def test_an_unnamed_seal_is_the_seen_doors_not_the_unread_front_box_s() -> None:
+    """Of two 20 ft boxes neither number was read; the rear doors' seal came unnamed. It scores for the rear box
+    (doors seen), and the front box, of which nothing was said, is not taken to have a seal read."""
+    pairs = {0: emitted(20, "29C-555.55", [], [("", "present")])}
+    pair_truth = [TRUTH[1]]
+    assert seal_hits(pair_truth, pairs) == [True]
+    assert seal_hits(pair_truth, pairs, seen=False) == [True]
+    wrong = {0: emitted(20, "29C-555.55", [], [("", "present"), ("", "present")])}
+    assert seal_hits(pair_truth, wrong, seen=False) == [False]  # a second unnamed read would be the front box's

@@ -22,6 +22,8 @@ NUMBER_LENGTH = 11
 MIN_OVERLAP = 2
 MIN_HEAD, MIN_TAIL = 6, 4
 AGREE_HEAD, AGREE_TAIL = 8, 5
+#: Characters a read check digit may change in a number whose check digit was computed (`with_read_check_digit`).
+MAX_CHECK_REPAIR = 2
 #: A tail shorter than this agrees with no number (a digit or two end one number in ten or a hundred).
 MIN_AGREE_TAIL = 3
 _HEAD = re.compile(r"[A-Z]{3}U\d*")
@@ -68,6 +70,20 @@ def agrees(part: str, number: str) -> bool:
     if head and number.startswith(head[:AGREE_HEAD]):
         return True
     return _tail_agrees(tail_of(part), number)
+
+
+def with_read_check_digit(number: str, parts: Mapping[str, float]) -> str | None:
+    """The one valid number that `number`'s owner code and a part's whole tail (six serial digits and the check
+    digit, as read) make, where it differs from `number` as a misread does (at most two characters), else None.
+
+    For a number whose check digit no copy showed: the grammar computed it from the serial as read, and a serial
+    with a digit lost and the check digit read as its last one computes a valid but wrong number (`GLDU105379` →
+    `GLDU1053794` for `GLDU1053789`). A tail read elsewhere with its check digit (`GL1053789`) says which."""
+    owner = number[:4]
+    found = {owner + tail for text in parts if len(tail := tail_of(text)) == NUMBER_LENGTH - 4}
+    found = {n for n in found if n != number and is_valid_iso6346(n)
+             and sum(a != b for a, b in zip(n, number, strict=True)) <= MAX_CHECK_REPAIR}
+    return found.pop() if len(found) == 1 else None
 
 
 def _joins(head: str, tail: str) -> list[str]:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from bus.messages import ContainerRead, EvidenceRef, PlateRead, SealRead
 from datasets.synth import is_valid_iso6346
 from vision.fusion.ballot import Ballot, Candidate, fused_confidence, top_vote
-from vision.fusion.number_assembly import agrees, assembled
+from vision.fusion.number_assembly import agrees, assembled, with_read_check_digit
 from vision.fusion.observations import ContainerObservation, PlateObservation, SealObservation, Sighting
 from vision.grammar.alphabet import plain
 
@@ -218,6 +218,7 @@ class PassageEvidence:
             home.cluster.absorb(candidate)
             if score > home.variant_evidence:
                 home.number, home.head, home.variant_evidence = number, candidate, score
+        self._check_digits_read(groups)
         for group in self._assembled(groups):
             at = next((i for i, g in enumerate(groups) if g.cluster.evidence < group.cluster.evidence), len(groups))
             groups.insert(at, group)
@@ -232,6 +233,17 @@ class PassageEvidence:
                 chosen.append(second)
         pair = self.two_box_frames >= self.rules.pair_frames and _length_ft(first) not in (40, 45)
         return _ordered(chosen, pair)
+
+    def _check_digits_read(self, groups: list[_Container]) -> None:
+        """A number whose check digit no read showed takes the one the parts' read check digits make of it
+        (`number_assembly.with_read_check_digit`): a computed check digit is the grammar's guess."""
+        parts = {text: c.evidence for text, c in self.number_parts.candidates.items()}
+        for group in groups:
+            if group.head.votes.get("check:read", 0.0) > 0 or not parts:
+                continue
+            if (number := with_read_check_digit(group.number, parts)) is not None:
+                group.number = number
+                group.variants.add(number)
 
     def _assembled(self, groups: list[_Container]) -> list[_Container]:
         """Numbers made of parts (`number_assembly`) that no voted number is a misread of; a part that agrees with
