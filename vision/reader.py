@@ -230,8 +230,8 @@ class ImageReader:
 
     def _number_evidence(self, frame: np.ndarray, boxes: np.ndarray) -> list[NumberEvidence]:
         """Per number box, the recogniser's evidence and the number it makes. A crop smeared by motion is read
-        also with the smear undone, in the same batch; of the two reads the one that makes a number wins (the
-        surer one if both do): undoing a smear that was not there costs a read, never a number."""
+        also with the smear undone, in the same batch, and the read that makes the surer number wins
+        (`_better_read`); a sharp crop (most of them) costs only the measuring of its smear."""
         pad = self.config.text_pad("container_number")
         regions = [padded_region(frame.shape, box, pad) for box in boxes]
         crops = [frame[y0:y1, x0:x1] for x0, y0, x1, y1 in regions]
