@@ -32,8 +32,8 @@ from datasets.synth.plates import PlateSpec, render_plate
 from vision.grammar.alphabet import ALPHABET
 from vision.ocr.head_training import detector_like_crop
 from vision.ocr.lines import check_crop
+from vision.ocr.padding import PLATE_PAD
 from vision.ocr.province import GLYPH_SIZE, glyph_window
-from vision.reader import ReaderConfig
 from vision.training.small_cnn import conv, export_onnx, fit
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def rendered_windows(count: int, recipe: ProvinceRecipe, seed: int
                      ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
     """`count` plates, every province equally often, `recipe.views` windows each; and their class indices."""
     rng = np.random.default_rng(seed)
-    pad = ReaderConfig().plate_pad
+    pad = PLATE_PAD
     windows, labels = [], []
     lo, hi = np.log(recipe.plate_px[0]), np.log(recipe.plate_px[1])
     for i in range(count):
@@ -167,7 +167,7 @@ def rendered_windows(count: int, recipe: ProvinceRecipe, seed: int
 def recording_windows(recording: Path, rng: np.random.Generator, min_px: int = 10
                       ) -> Iterator[tuple[np.ndarray, int, np.ndarray]]:
     """(window, class, plate crop) for each Chinese plate of a rendered recording at least `min_px` high."""
-    pad = ReaderConfig().plate_pad
+    pad = PLATE_PAD
     for row in (recording / "frames.jsonl").read_text(encoding="utf-8").splitlines():
         frame = json.loads(row)
         plates = [o for o in frame["objects"] if o["cls"] == "plate" and str(o.get("text", ""))[:1] in CN_PROVINCES
