@@ -22,12 +22,16 @@ THRESHOLDS_KEY, RECIPE_KEY = "seal_thresholds", "smartgate_seal_recipe"
 
 def crop_tensor(crops: Sequence[np.ndarray]) -> np.ndarray:
     """(N, 3, 48, 32) float32 in [-0.5, 0.5]: usable crops (`features.usable`) resized as the features resize them."""
-    batch, _ = normalise(crops)
+    return batch_tensor(normalise(crops)[0])
+
+
+def batch_tensor(batch: np.ndarray) -> np.ndarray:
+    """The network's input for a `normalise`d (N, 48, 32, 3) uint8 batch."""
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), np.float32) / 255.0 - 0.5
 
 
 class CnnSealModel:
-    """The ONNX session; `predict_crops` gives P(sealed) per crop in one call."""
+    """The ONNX session; `predict_batch` gives P(sealed) per crop of a `normalise`d batch in one call."""
 
     def __init__(self, session: ort.InferenceSession, thresholds: tuple[float, float]) -> None:
         self.session, self.thresholds = session, thresholds
@@ -54,6 +58,6 @@ class CnnSealModel:
             raise ValueError(f"input shape {shape} is not (N, 3, 48, 32)")
         return cls(session, (low, high))
 
-    def predict_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        logits = self.session.run(None, {self.input_name: crop_tensor(crops)})[0].reshape(-1)
+    def predict_batch(self, batch: np.ndarray) -> np.ndarray:
+        logits = self.session.run(None, {self.input_name: batch_tensor(batch)})[0].reshape(-1)
         return np.asarray(0.5 * (1.0 + np.tanh(0.5 * logits)), np.float32)

@@ -1,10 +1,11 @@
 """`python -m vision.seals.cnn_train`: train the seal CNN (vision/seals/cnn.py) on the MLP's data and splits, write
-`vision/models/seal_cnn.onnx`, and score it, the MLP and the two pooled (what the product runs) side by side on the
+`vision/models/seal_cnn.onnx` (what the product runs), and score it, the MLP and the two pooled side by side on the
 held-out sets.
 
-Data, splits and copies are `vision.seals.train`'s: real crops split by passage, synthetic seeds 11-14 (boxes
-jittered as a detector's), mirrored copies, photometric copies of the real crops; seed 101 held out. Torch and onnx
-(the training extras) are imported inside the functions that need them.
+Data, splits and copies are `vision.seals.train`'s: real crops split by passage, synthetic seeds 11-15 (boxes
+jittered as a detector's), mirrored copies, photometric copies of the real crops; seed 101 held out. Every training
+batch is also jittered afresh (`vision.training.augment`: colour, glare, noise, blur, motion smear, distance). Torch
+and onnx (the training extras) are imported inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from vision.seals.train import (
     real_parts,
     synthetic_parts,
 )
+from vision.training.augment import Jitter, jittered
 from vision.training.small_cnn import conv, export_onnx, fit
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CnnRecipe:
-    epochs: int = 10
+    epochs: int = 20
     learning_rate: float = 2e-3
     batch: int = 128
     seed: int = 0
+    jitter: bool = True
+    """Each batch through `vision.training.augment.jittered` (colour, glare, noise, blur, smear, distance)."""
 
 
 def network() -> Any:
@@ -63,8 +67,10 @@ def train(crops: CropSet, recipe: CnnRecipe) -> tuple[Any, list[float]]:
     positives = max(1.0, float(y.sum()))
     bce = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - positives) / positives))
     model = network()
+    generator = torch.Generator().manual_seed(recipe.seed)
     losses = fit(model, x, y, lambda out, target: bce(out.reshape(-1), target), epochs=recipe.epochs,
-                 batch=recipe.batch, learning_rate=recipe.learning_rate, seed=recipe.seed)
+                 batch=recipe.batch, learning_rate=recipe.learning_rate, seed=recipe.seed,
+                 augment=(lambda batch: jittered(batch, Jitter(), generator)) if recipe.jitter else None)
     return model, losses
 
 
@@ -93,9 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--metrics", type=Path, help="figures as JSON (default: beside --out)")
     parser.add_argument("--epochs", type=int, default=CnnRecipe.epochs)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-jitter", action="store_true", help="train on the fixed crops only (the 1st recipe)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    recipe = CnnRecipe(epochs=args.epochs, seed=args.seed)
+    recipe = CnnRecipe(epochs=args.epochs, seed=args.seed, jitter=not args.no_jitter)
     train_set, val = training_sets(args.synth_dir, args.seed)
     log.info("training on %d crops (%d sealed), validating on %d", len(train_set), sum(train_set.labels), len(val))
     model, losses = train(train_set, recipe)

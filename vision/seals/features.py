@@ -84,7 +84,11 @@ def features(crops: Sequence[np.ndarray]) -> np.ndarray:
     """(N, FEATURE_SIZE) float32 features of usable crops (check with `usable` first)."""
     if not crops:
         return np.zeros((0, FEATURE_SIZE), np.float32)
-    batch, aspect = normalise(crops)
+    return batch_features(*normalise(crops))
+
+
+def batch_features(batch: np.ndarray, aspect: np.ndarray) -> np.ndarray:
+    """The features of a `normalise`d batch (the classifier resizes once for both of its models)."""
     return np.hstack([hog(batch), colour(batch), aspect[:, None]]).astype(np.float32)
 
 

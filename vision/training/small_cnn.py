@@ -25,9 +25,10 @@ def conv(cin: int, cout: int) -> list[Any]:
 
 
 def fit(model: Any, x: Any, y: Any, loss: Callable[[Any, Any], Any], *, epochs: int, batch: int,
-        learning_rate: float, seed: int) -> list[float]:
+        learning_rate: float, seed: int, augment: Callable[[Any], Any] | None = None) -> list[float]:
     """Train `model` on tensors `x`, `y` by `loss(output, target)` with AdamW (weight decay 1e-4) and a one-cycle
-    learning rate, shuffled each epoch; the mean loss per epoch. The model is left in eval mode."""
+    learning rate, shuffled each epoch, each batch of `x` passed through `augment` first where given; the mean loss
+    per epoch. The model is left in eval mode."""
     import torch
 
     torch.manual_seed(seed)
@@ -42,7 +43,8 @@ def fit(model: Any, x: Any, y: Any, loss: Callable[[Any, Any], Any], *, epochs: 
         order = torch.from_numpy(rng.permutation(len(y)))
         for start in range(0, len(y), batch):
             idx = order[start:start + batch]
-            value = loss(model(x[idx]), y[idx])
+            inputs = x[idx] if augment is None else augment(x[idx])
+            value = loss(model(inputs), y[idx])
             optimiser.zero_grad()
             value.backward()
             optimiser.step()
