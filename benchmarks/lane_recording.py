@@ -1,6 +1,6 @@
 """The benchmark's lane recording: 1280×720 synthetic footage of one lane, rendered once and cached.
 
-Seed 9315 is used by no training recipe (detector seeds 1–64 and 9001–9004, seal seeds 11–13 and 101), and
+Seed 9315 is used by no training recipe (detector seeds 1–64 and 9001–9004, seal seeds 11–15 and 101), and
 1280×720 is not the size the detector was trained at (960×540). In 36 s it holds two trucks, both entering and
 leaving inside the recording, with four containers between them. The recording is cached under `var/bench/`
 (ignored by git) and rendered again when it is missing, incomplete, or was made by another generator version or
