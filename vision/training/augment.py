@@ -52,7 +52,7 @@ def jittered(x: Any, jitter: Jitter, generator: Any) -> Any:
         return low + (high - low) * torch.rand(n, *shape, generator=generator)
 
     x = _shrunk(x, jitter, uniform)
-    x = _blurred(x, uniform(0.0, 1.0, 1, 1, 1) < jitter.blur_share)
+    x = _blurred(x, uniform(0.0, 1.0) < jitter.blur_share)
     x = _smeared(x, uniform(0.0, math.pi), uniform(*jitter.smear_px), uniform(0.0, 1.0) < jitter.smear_share)
     grey = x.mean(dim=1, keepdim=True)
     x = grey + (x - grey) * uniform(*jitter.saturation, 1, 1, 1)
@@ -76,8 +76,8 @@ def _hue_rotations(angles: Any) -> Any:
 
 
 def _shrunk(x: Any, jitter: Jitter, uniform: Any) -> Any:
-    """A share of the crops downscaled (area) and scaled back up (bilinear): a handle seen from further away."""
-    import torch
+    """A share of the crops downscaled (area) and scaled back up (bilinear): a handle seen from further away. One
+    factor per batch (`interpolate` takes one size), drawn anew for every batch."""
     import torch.nn.functional as functional
 
     height, width = x.shape[2:]
@@ -89,42 +89,46 @@ def _shrunk(x: Any, jitter: Jitter, uniform: Any) -> Any:
                                    mode="area")
     out = x.clone()
     out[pick] = functional.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)
-    return torch.as_tensor(out)
+    return out
 
 
 def _blurred(x: Any, pick: Any) -> Any:
     """The picked crops through a 3×3 binomial blur (defocus, or motion too slight to smear)."""
     import torch
-    import torch.nn.functional as functional
 
-    kernel = torch.tensor([1.0, 2.0, 1.0])
-    kernel = (torch.outer(kernel, kernel) / 16.0).expand(x.shape[1], 1, 3, 3)
-    soft = functional.conv2d(functional.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
-    return torch.where(pick, soft, x)
+    taps = torch.tensor([1.0, 2.0, 1.0])
+    kernel = torch.outer(taps, taps) / 16.0
+    return _convolved(x, pick, kernel.expand(int(pick.sum()), 3, 3))
 
 
 def _smeared(x: Any, angles: Any, lengths: Any, pick: Any) -> Any:
-    """The picked crops convolved, each with its own line kernel (direction `angles`, length `lengths` px)."""
+    """The picked crops, each convolved with its own line kernel (direction `angles`, length `lengths` px)."""
     import torch
-    import torch.nn.functional as functional
 
-    if not bool(pick.any()):
-        return x
-    half = SMEAR_RADIUS
-    steps = torch.arange(-half, half + 1, dtype=torch.float32)
+    steps = torch.arange(-SMEAR_RADIUS, SMEAR_RADIUS + 1, dtype=torch.float32)
     v, u = torch.meshgrid(steps, steps, indexing="ij")
     cos, sin = torch.cos(angles[pick])[:, None, None], torch.sin(angles[pick])[:, None, None]
     across = (cos * v - sin * u).abs()
     along = (cos * u + sin * v).abs()
     kernels = (1.0 - across).clamp(min=0.0) * (along <= lengths[pick][:, None, None] / 2.0).float()
-    kernels = kernels / kernels.sum(dim=(1, 2), keepdim=True)
+    return _convolved(x, pick, kernels / kernels.sum(dim=(1, 2), keepdim=True))
+
+
+def _convolved(x: Any, pick: Any, kernels: Any) -> Any:
+    """`x` with each picked crop convolved with its own odd-sided (k, k) kernel, all channels alike (edges
+    replicated); one grouped convolution for them all."""
+    import torch.nn.functional as functional
+
+    if not bool(pick.any()):
+        return x
     chosen = x[pick]
     n, channels, height, width = chosen.shape
+    half = kernels.shape[-1] // 2
     weights = kernels.repeat_interleave(channels, dim=0)[:, None]
     padded = functional.pad(chosen.reshape(1, n * channels, height, width), (half, half, half, half), mode="replicate")
     out = x.clone()
     out[pick] = functional.conv2d(padded, weights, groups=n * channels).reshape(n, channels, height, width)
-    return torch.as_tensor(out)
+    return out
 
 
 def _glared(x: Any, uniform: Any, share: float) -> Any:
