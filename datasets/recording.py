@@ -88,8 +88,9 @@ class PlateTruth(msgspec.Struct, frozen=True, kw_only=True):
     color: Literal["white", "yellow", "blue", "green"]
     lines: Literal[1, 2]
     hidden: bool = False
-    """True when the generator covered part of every painted copy of this text (condition `occlusion`), so no
-    reader can read it exactly; scored apart by replay. Absent in older recordings."""
+    """True when occlusion covers part of every whole copy of this text that the cameras show (or none is shown
+    whole), so no single view reads it; fusing copies covered in different places sometimes can. Scored apart by
+    replay. Absent in older recordings."""
 
 
 class SealTruth(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,8 +106,7 @@ class ContainerTruth(msgspec.Struct, frozen=True, kw_only=True):
     vertical: bool = False
     seal: SealTruth
     number_hidden: bool = False
-    """True when the generator covered part of every painted copy of the number (condition `occlusion`), so no
-    reader can read it exactly; scored apart by replay. Absent in older recordings."""
+    """As `PlateTruth.hidden`, for the container number."""
 
 
 Mismatch = Literal["none", "wrong_container", "missing_seal", "unknown_truck", "wrong_seal_number"]

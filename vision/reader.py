@@ -231,7 +231,7 @@ class ImageReader:
     def _number_evidence(self, frame: np.ndarray, boxes: np.ndarray) -> list[NumberEvidence]:
         """Per number box, the recogniser's evidence and the number it makes. A crop smeared by motion is read
         also with the smear undone, in the same batch, and the read that makes the surer number wins
-        (`_better_read`); a sharp crop (most of them) costs only the measuring of its smear."""
+        (`better_number_read`); a sharp crop (most of them) costs only the measuring of its smear."""
         pad = self.config.text_pad("container_number")
         regions = [padded_region(frame.shape, box, pad) for box in boxes]
         crops = [frame[y0:y1, x0:x1] for x0, y0, x1, y1 in regions]
@@ -244,7 +244,7 @@ class ImageReader:
         evidence = self.text.evidence(crops + list(sharp.values()))
         reads = [_number_read(ev) for ev in evidence[:len(crops)]]
         for i, ev in zip(sharp, evidence[len(crops):], strict=True):
-            reads[i] = _better_read(reads[i], _number_read(ev))
+            reads[i] = better_number_read(reads[i], _number_read(ev))
         return reads
 
     def read_seals(self, frame: np.ndarray, dets: Detections) -> list[SealResult]:
@@ -297,7 +297,7 @@ def _number_read(evidence: Evidence | None) -> NumberEvidence:
     return evidence, read_container_number(evidence) if evidence is not None else None
 
 
-def _better_read(a: NumberEvidence, b: NumberEvidence) -> NumberEvidence:
+def better_number_read(a: NumberEvidence, b: NumberEvidence) -> NumberEvidence:
     """Of two reads of one crop: the one that makes a number, the surer of two numbers (a read check digit before a
     computed one), else the one with more characters (the longer part for `number_assembly`)."""
     def rank(item: NumberEvidence) -> tuple[bool, bool, float, int]:

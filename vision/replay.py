@@ -10,7 +10,8 @@ frames), largest overlap first. Scores are over the truth passages that entered 
   one).
 * container: per truth container, its number exactly among the matched passage's container reads.
 * readable plate and container: the same over the plates and numbers the truth does not mark hidden (the generator's
-  `occlusion` covered every painted copy, so no reader can read them exactly), to tell reading errors apart.
+  `occlusion` covers part of every whole copy the cameras show, so no single view reads them), to tell reading
+  errors apart.
 * seal: per truth container whose doors a camera can see, the seal read for that number (or, unlinked, in the
   order of those containers) has the truth state. The front box of two 20 ft boxes has its doors against the
   rear box: no camera sees them, so its seal is scored apart (`seal_unseen_unknown`: the share of those reported
@@ -246,12 +247,12 @@ def seal_hits(truth: Sequence[PassageTruth], pairs: dict[int, VehiclePassage], *
 
 
 def plate_hidden(truth: Sequence[PassageTruth]) -> list[bool]:
-    """Per truth passage, as `plate_hits`: its tractor plate is hidden (no reader can read it exactly)."""
+    """Per truth passage, as `plate_hits`: its tractor plate is hidden (no single view reads it)."""
     return [t.tractor_plate.hidden for t in truth]
 
 
 def number_hidden(truth: Sequence[PassageTruth]) -> list[bool]:
-    """Per truth container, as `container_hits`: its number is hidden (no reader can read it exactly)."""
+    """Per truth container, as `container_hits`: its number is hidden (no single view reads it)."""
     return [c.number_hidden for t in truth for c in t.containers]
 
 

@@ -24,9 +24,9 @@ import numpy as np
 from datasets.recording import CameraMeta, ObjectTruth, Recording, RecordingMeta, RecordingWriter, View
 from datasets.synth.background import render_background
 from datasets.synth.cameras import VIEWS, Camera, lane_camera
-from datasets.synth.conditions import FrameEffects, NoiseBank, add_light_glows, motion_blur
+from datasets.synth.conditions import TEXT_CLASSES, FrameEffects, NoiseBank, add_light_glows, motion_blur
 from datasets.synth.render import Pose, render_view, visible_faces
-from datasets.synth.scenario import PlannedPassage, plan
+from datasets.synth.scenario import PlannedPassage, TextId, plan, with_hidden
 from datasets.synth.sprites import Sprite
 from datasets.synth.truck import build_face, face_frames
 
@@ -219,7 +219,7 @@ def generate(out_dir: str | Path, *, lane_id: str = "in-1", direction: Literal["
                          storage, conditions_share, start_utc)
     passages = plan(duration_s=settings.duration_s, trucks_per_hour=settings.trucks_per_hour, seed=seed,
                     lane_id=lane_id, direction=direction, mismatch_share=mismatch_share,
-                    conditions_share=conditions_share, start_utc=start_utc, find_hidden=True)
+                    conditions_share=conditions_share, start_utc=start_utc)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(passages) >= 3 else 1
     root = Path(out_dir)
@@ -227,16 +227,21 @@ def generate(out_dir: str | Path, *, lane_id: str = "in-1", direction: Literal["
     started = time.monotonic()
     with RecordingWriter(root, meta, jpeg_quality=BASE_JPEG_QUALITY) as writer:
         for passage in passages:
-            writer.add_passage(passage.truth)
             if passage.declaration is not None:
                 writer.add_declaration(passage.declaration)
-        _write_frames(writer, settings, passages, max(1, workers))
+        shown = _write_frames(writer, settings, passages, max(1, workers))
+        for passage in passages:
+            writer.add_passage(with_hidden(passage.truth, shown.get(passage.truth.passage_id, set())))
     log.info("generated %s: %d frames x %d cameras, %d passages in %.1f s", root, settings.frame_count,
              len(settings.cameras), len(passages), time.monotonic() - started)
     return meta
 
 
-def _write_frames(writer: RecordingWriter, settings: Settings, passages: list[PlannedPassage], workers: int) -> None:
+def _write_frames(writer: RecordingWriter, settings: Settings, passages: list[PlannedPassage],
+                  workers: int) -> dict[str, set[TextId]]:
+    """Write every frame in order; return, per passage, the plates and numbers some frame shows whole and uncovered
+    (what `with_hidden` needs)."""
+    shown: dict[str, set[TextId]] = {}
     lane = _Lane.build(settings, passages)
     rendered = _rendered(lane, workers)
     ambient: Ambient = (False, False)
@@ -250,6 +255,8 @@ def _write_frames(writer: RecordingWriter, settings: Settings, passages: list[Pl
                 t = frame_index / settings.fps
                 for camera, data, objects in views:
                     writer.write_encoded_frame(camera, frame_index, t, data, objects)
+                    for passage_id, text in _whole_texts(objects):
+                        shown.setdefault(passage_id, set()).add(text)
             ambient = ambient_of(current)
             index = span.stop
             current = next(upcoming, None)
@@ -262,6 +269,15 @@ def _write_frames(writer: RecordingWriter, settings: Settings, passages: list[Pl
             writer.write_encoded_frame(view_camera.name, index, index / settings.fps, lane.idle_jpeg(cam, ambient),
                                        [])
         index += 1
+    return shown
+
+
+def _whole_texts(objects: Sequence[ObjectTruth]) -> Iterator[tuple[str, TextId]]:
+    """(passage, text) of each plate and number a frame shows whole (not cut by the frame's edge) and uncovered."""
+    for o in objects:
+        if (o.cls in TEXT_CLASSES and o.text and o.passage_id and not o.attrs.get("occluded")
+                and not o.attrs.get("truncated")):
+            yield o.passage_id, (o.cls, str(o.attrs.get("role", "")), o.text)
 
 
 def _settings(lane_id: str, direction: str, duration_s: float, fps: float, trucks_per_hour: float, seed: int,

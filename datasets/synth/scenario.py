@@ -8,9 +8,11 @@ declaration at all).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import msgspec
 import numpy as np
 
 from datasets.recording import (
@@ -35,7 +37,6 @@ from datasets.synth.identifiers import (
 from datasets.synth.plates import PlateColor, PlateSpec
 from datasets.synth.specs import ContainerPosition, ContainerSpec, TruckKind, TruckSpec
 from datasets.synth.textures import Color, jitter_color
-from datasets.synth.truck import TextId, hidden_texts
 
 #: The truck's front bumper when a passage starts (just behind the rear camera) and its rear when it ends.
 X_START_M = -26.0
@@ -61,6 +62,9 @@ _COMPANIES = ("VIET TRANS", "LANG SON LOGISTICS", "HUU NGHI EXPRESS", "NAM NING 
 _VN_DRIVERS = ("Nguyễn Văn An", "Trần Minh Đức", "Lê Quang Huy", "Hoàng Văn Nam", "Phạm Thị Lan", "Vũ Đình Khoa",
                "Đặng Văn Tùng", "Bùi Quốc Bảo")
 _CN_DRIVERS = ("李伟", "王强", "张军", "刘洋", "陈杰", "黄海", "周涛", "吴斌")
+#: A plate or number as the truth names it, (class, role, text): plates by their role (a box truck's rear plate
+#: repeats the tractor's), container numbers by the number alone (the role is empty).
+TextId = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,9 @@ class PlannedPassage:
 
 
 def plan(*, duration_s: float, trucks_per_hour: float, seed: int, lane_id: str, direction: Literal["in", "out"],
-         mismatch_share: float, conditions_share: float, start_utc: float,
-         find_hidden: bool = False) -> list[PlannedPassage]:
-    """All passages that fit in the recording, with their truth and declarations.
-
-    `find_hidden` marks in the truth the plates and numbers that occlusion covers on every copy: it paints each
-    occluded truck's faces once more (some 0.4 s a truck), so only a recording's writer asks for it.
-    """
+         mismatch_share: float, conditions_share: float, start_utc: float) -> list[PlannedPassage]:
+    """All passages that fit in the recording, with their truth and declarations (no text marked hidden yet: what
+    the cameras show decides that, `with_hidden`)."""
     rng = np.random.default_rng([seed, 7])
     drafts: list[tuple[float, TruckSpec, Motion]] = []
     t_free = 0.0
@@ -124,11 +124,28 @@ def plan(*, duration_s: float, trucks_per_hour: float, seed: int, lane_id: str, 
         passage_id = f"{lane_id}-{seed}-{index:05d}"
         declaration = None if mismatch == "unknown_truck" else _declaration(
             rng, final, declared, passage_id, start, start_utc, direction)
-        hidden = hidden_texts(final) if find_hidden else frozenset()
         truth = _passage_truth(final, passage_id, lane_id, direction, start, start + motion.duration_s,
-                               declaration, mismatch, hidden)
+                               declaration, mismatch)
         passages.append(PlannedPassage(index, final, motion, truth, declaration))
     return passages
+
+
+def with_hidden(truth: PassageTruth, shown: Collection[TextId]) -> PassageTruth:
+    """The truth with each plate and number marked hidden that no camera shows whole and uncovered (`shown`: the
+    texts some frame does show so). Occlusion may cover every copy in view while a copy on a face no camera faces
+    stays clean, so what the frames show decides, not what was painted. Only `occlusion` covers text: other passages
+    come back as they are, whatever their framing."""
+    if "occlusion" not in truth.conditions:
+        return truth
+
+    def plate(p: PlateTruth, role: str) -> PlateTruth:
+        return msgspec.structs.replace(p, hidden=("plate", role, p.text) not in shown)
+
+    containers = [msgspec.structs.replace(c, number_hidden=("container_number", "", c.number) not in shown)
+                  for c in truth.containers]
+    trailer = plate(truth.trailer_plate, "trailer") if truth.trailer_plate else None
+    return msgspec.structs.replace(truth, tractor_plate=plate(truth.tractor_plate, "tractor"), trailer_plate=trailer,
+                                   containers=containers)
 
 
 # --- trucks --------------------------------------------------------------------------------------------------------
@@ -291,24 +308,21 @@ def _declaration(rng: np.random.Generator, spec: TruckSpec, containers: list[Dec
     )
 
 
-def _plate_truth(plate: PlateSpec, role: str, hidden: frozenset[TextId]) -> PlateTruth:
-    return PlateTruth(text=plate.text, format=plate.format, color=plate.color, lines=plate.lines,
-                      hidden=("plate", role, plate.text) in hidden)
+def _plate_truth(plate: PlateSpec) -> PlateTruth:
+    return PlateTruth(text=plate.text, format=plate.format, color=plate.color, lines=plate.lines)
 
 
 def _passage_truth(spec: TruckSpec, passage_id: str, lane_id: str, direction: Literal["in", "out"], start: float,
-                   end: float, declaration: Declaration | None, mismatch: Mismatch,
-                   hidden: frozenset[TextId]) -> PassageTruth:
+                   end: float, declaration: Declaration | None, mismatch: Mismatch) -> PassageTruth:
     containers = [
         ContainerTruth(number=b.number, size_type=b.size_type, length_ft=b.length_ft, position=b.position,
-                       vertical=b.vertical, seal=SealTruth(present=b.seal_present, number=b.seal_number),
-                       number_hidden=("container_number", "", b.number) in hidden)
+                       vertical=b.vertical, seal=SealTruth(present=b.seal_present, number=b.seal_number))
         for b in spec.containers
     ]
     return PassageTruth(
         passage_id=passage_id, lane_id=lane_id, direction=direction, t_enter=round(start, 3), t_exit=round(end, 3),
-        tractor_plate=_plate_truth(spec.tractor_plate, "tractor", hidden),
-        trailer_plate=_plate_truth(spec.trailer_plate, "trailer", hidden) if spec.trailer_plate else None,
+        tractor_plate=_plate_truth(spec.tractor_plate),
+        trailer_plate=_plate_truth(spec.trailer_plate) if spec.trailer_plate else None,
         containers=containers, conditions=list(spec.conditions),
         declaration_id=declaration.declaration_id if declaration else None, mismatch=mismatch,
     )

@@ -25,14 +25,19 @@ FACE_PPM = {"front": 300.0, "rear": 300.0, "left": 150.0, "right": 150.0, "top":
 CAB_LENGTH_M = 2.35
 CARGO_START_M = 3.5
 TYRE = (28, 28, 30)
-#: A painted identifier, (class, role, text): plates by their role (a box truck's rear plate repeats the tractor's),
-#: container numbers by the number alone (the role is empty).
-TextId = tuple[str, str, str]
 
 
 def build_face(spec: TruckSpec, face: str) -> Sprite:
-    """Draw one face of the truck (deterministic for the spec) and place it on the truck's box."""
-    canvas, opaque = paint_face(spec, face)
+    """Draw one face of the truck (deterministic for the spec) with its labels and truck-borne conditions, and
+    place it on the truck's box."""
+    rng = np.random.default_rng([spec.seed, FACES.index(face)])
+    builders: dict[str, Callable[[TruckSpec, np.random.Generator], Canvas]] = {
+        "front": _front, "rear": _rear, "left": _side_left, "right": _side_right, "top": _top,
+    }
+    canvas = builders[face](spec, rng)
+    opaque = canvas.opaque_rect()
+    canvas.add("vehicle", "vehicle", canvas.outline(), None)
+    conditions.weather_sprite(canvas, spec.conditions, rng, face)
     width, length, height = TRUCK_WIDTH_M, spec.length_m, spec.height_m
     step = 1.0 / FACE_PPM[face]
     placement = {
@@ -44,35 +49,6 @@ def build_face(spec: TruckSpec, face: str) -> Sprite:
     }[face]
     origin, e_u, e_v, normal = (np.asarray(v, dtype=np.float64) for v in placement)
     return finish(canvas, face, origin, e_u, e_v, normal, opaque)
-
-
-def paint_face(spec: TruckSpec, face: str) -> tuple[Canvas, Rect]:
-    """One face painted with its labels and truck-borne conditions, not yet placed or premultiplied, and its opaque
-    rect before the conditions: `build_face` without the cost of finishing a sprite."""
-    rng = np.random.default_rng([spec.seed, FACES.index(face)])
-    builders: dict[str, Callable[[TruckSpec, np.random.Generator], Canvas]] = {
-        "front": _front, "rear": _rear, "left": _side_left, "right": _side_right, "top": _top,
-    }
-    canvas = builders[face](spec, rng)
-    opaque = canvas.opaque_rect()
-    canvas.add("vehicle", "vehicle", canvas.outline(), None)
-    conditions.weather_sprite(canvas, spec.conditions, rng, face)
-    return canvas, opaque
-
-
-def hidden_texts(spec: TruckSpec) -> frozenset[TextId]:
-    """The plates and container numbers partly covered on every face that paints them, so no reader can read them
-    exactly. Only the `occlusion` condition covers text, so other passages cost nothing; an occluded one paints its
-    faces once more (unfinished: the draws are the sprites' own, so nothing else changes)."""
-    if "occlusion" not in spec.conditions:
-        return frozenset()
-    covered: dict[TextId, bool] = {}
-    for face in FACES:
-        for element in paint_face(spec, face)[0].elements:
-            if element.cls in conditions.TEXT_CLASSES and element.text:
-                key = (element.cls, str(element.attrs.get("role", "")), element.text)
-                covered[key] = covered.get(key, True) and bool(element.attrs.get("occluded"))
-    return frozenset(key for key, hidden in covered.items() if hidden)
 
 
 def face_frames(spec: TruckSpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -10,7 +10,7 @@ from vision.detections import Detections, class_index
 from vision.grammar import ContainerNumberRead, Evidence
 from vision.grammar.alphabet import ALPHABET
 from vision.ocr.deblur import DeblurConfig, smear_length, unsmear, unsmeared_crop
-from vision.reader import ImageReader, NumberEvidence, _better_read, padded_region
+from vision.reader import ImageReader, NumberEvidence, better_number_read, padded_region
 
 NUMBER_BOX = (30.0, 55.0, 640.0, 115.0)
 
@@ -93,4 +93,4 @@ def read(number: str, ok: bool, confidence: float) -> ContainerNumberRead:
 ])
 def test_of_two_reads_of_one_crop_the_one_that_makes_a_surer_number_wins(a: NumberEvidence, b: NumberEvidence,
                                                                          winner: str) -> None:
-    assert _better_read(a, b) is (a if winner == "a" else b)
+    assert better_number_read(a, b) is (a if winner == "a" else b)
