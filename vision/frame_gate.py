@@ -18,6 +18,13 @@ through): a frame that comes sooner than 1/`max_detect_hz` after the last detect
 at all (the tracker counts time in seconds, so it does not miss it). A truck at the gate moves at walking pace;
 two or three looks a second per camera give each plate and number a dozen reads, and fusion needs a few. At 4
 frames/s a cap of 3 Hz looks at every second changed frame; at 25 frames/s, at three a second.
+
+The cap does not hold while the caller says the camera is `reading`: the lane pipeline says so for a front camera
+whose last look showed a plate with reads not yet in agreement. A front camera has the tractor's plate in view for
+a few frames only, and blur, glare or JPEG can make each of them misread; skipping half of those frames lost the
+two sharpest crops of such a plate (seed 9403, truck 10). Once the plate reads the same twice (validated) it is
+settled, and the cap holds again. Lifting the cap for every unsettled text on every camera was tried: 22-26 % more
+detector runs, and more junk reads of container numbers that fusion then trusted (`benchmarks/RESULTS.md`).
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ class GateConfig:
     """The detector looks at least this often at each camera, changed or not."""
     max_detect_hz: float = 3.0
     """The detector looks at most this often at one camera (0: no cap, every changed frame)."""
+    cap_while_reading: bool = False
+    """True: the cap holds also while the caller says the camera is reading (the rule before, for comparison)."""
     enabled: bool = True
     """Off: every frame is `detect` (the plain pipeline, for comparison)."""
 
@@ -72,9 +81,11 @@ class FrameGate:
         self._last_thumb: tuple[str, int, npt.NDArray[np.int16]] | None = None  # made by `decide`, kept by `detected`
         self.counts = {"detect": 0, "reuse": 0, "skip": 0}
 
-    def decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> Decision:
+    def decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, *, reading: bool = False) -> Decision:
+        """`reading`: the camera's last look showed a text still being read, so the rate cap does not hold
+        (unless `cap_while_reading`)."""
         self._last_thumb = None
-        decision = self._decide(camera, image, t_s)
+        decision = self._decide(camera, image, t_s, reading and not self.config.cap_while_reading)
         self.counts[decision] += 1
         return decision
 
@@ -91,12 +102,12 @@ class FrameGate:
         self._refs.pop(camera, None)
         self._last_thumb = None
 
-    def _decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> Decision:
+    def _decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, uncapped: bool) -> Decision:
         ref = self._refs.get(camera)
         if not self.config.enabled or ref is None:
             return "detect"
         since = t_s - ref.t_s
-        if self.config.max_detect_hz > 0 and 0 <= since < 1.0 / self.config.max_detect_hz:
+        if not uncapped and self.config.max_detect_hz > 0 and 0 <= since < 1.0 / self.config.max_detect_hz:
             return "skip"
         if not since < self.config.max_reuse_s:
             return "detect"

@@ -9,7 +9,8 @@ Detect only what changed: a frame whose picture matches the last frame the detec
 gets them (tracks age by time, a standing truck stays tracked) and nothing is read again (same pixels, same
 reads). The detector is most of the cost per frame, and most frames of a gate camera are unchanged. While a
 camera's picture keeps changing, the detector looks at it at most `max_detect_hz` times a second; the frames in
-between are skipped whole (counted, not tracked, not fused).
+between are skipped whole (counted, not tracked, not fused). A front camera whose last look showed a plate with
+reads not yet in agreement is not capped: the tractor's plate is in its view for a few frames only.
 
 OCR only on new or better crops (`ReadMemory`): a plate or number is known by its place on its tracked truck, and
 is not read again once it has read the same text a few times, unless its crop grew. Seals are classified on
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 STAGES = ("detect", "track", "ocr", "seals", "fuse")
 READ_CLASSES = [class_index(name) for name in ("plate", "container_number", "size_type", "door_handle", "seal")]
+PLATE = class_index("plate")
 MAX_ARRIVALS = 10_000
 MAX_LATENCIES = 100_000
 
@@ -91,6 +93,8 @@ class LanePipeline:
         self.gate = FrameGate(self.config.gate)
         self._trackers: dict[str, ByteTracker] = {}
         self._last_detections: dict[str, Detections] = {}
+        self._reading: set[str] = set()
+        """Front cameras whose last read frame had a plate not yet settled: the gate looks at their next frame."""
         self.memory = ReadMemory(self.config.settled_reads, self.config.better_area)
         self._arrivals: OrderedDict[float, float] = OrderedDict()
         self.latencies_ms: list[float] = []
@@ -125,6 +129,8 @@ class LanePipeline:
         plates: list[PlateObservation] = []
         containers: list[ContainerObservation] = []
         seals: list[SealObservation] = []
+        if fresh:
+            self._reading.discard(frame.camera)
         if image is not None and fresh and len(tracked_dets):
             position = self._position_hint(frame.camera)
             with self._stage("ocr"):
@@ -165,7 +171,8 @@ class LanePipeline:
             self.gate.forget(frame.camera)
             return Detections.empty(), False
         last = self._last_detections.get(frame.camera)
-        decision = self.gate.decide(frame.camera, frame.image, frame.t) if last is not None else "detect"
+        reading = frame.camera in self._reading
+        decision = "detect" if last is None else self.gate.decide(frame.camera, frame.image, frame.t, reading=reading)
         if decision == "skip":
             self.counters["skipped"] += 1
             return None, False
@@ -213,6 +220,8 @@ class LanePipeline:
         keys = self.memory.keys(camera, dets)
         readable = np.isin(dets.class_id, READ_CLASSES)
         keep = readable & self.memory.wanted(keys, dets)
+        if self.views.get(camera) == "front" and (dets.class_id[keep] == PLATE).any():
+            self._reading.add(camera)
         self.counters["reads_skipped"] += int((readable & ~keep).sum())
         rows = np.flatnonzero(keep)
         subset = dets[keep]

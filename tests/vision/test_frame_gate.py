@@ -64,6 +64,21 @@ def test_frames_sooner_than_the_rate_cap_are_skipped_changed_or_not() -> None:
     assert uncapped.decide("front", scene(), 0.02) == "reuse"
 
 
+def test_a_camera_still_reading_a_text_is_not_capped() -> None:
+    """The caller says the camera's last look showed a text whose reads do not agree yet: the next changed frame is
+    looked at although it comes sooner than the cap allows; an unchanged one is still reused."""
+    moved = scene()
+    moved[:, :200] = 250
+    gate = FrameGate(GateConfig(max_detect_hz=3.0))
+    gate.detected("front", scene(), 0.0)
+    assert gate.decide("front", moved, 0.25, reading=True) == "detect"
+    assert gate.decide("front", scene(), 0.25, reading=True) == "reuse"
+    assert gate.decide("front", moved, 0.25) == "skip"
+    before = FrameGate(GateConfig(max_detect_hz=3.0, cap_while_reading=True))
+    before.detected("front", scene(), 0.0)
+    assert before.decide("front", moved, 0.25, reading=True) == "skip"
+
+
 def test_an_answer_older_than_max_reuse_is_refreshed() -> None:
     gate = FrameGate(GateConfig(max_reuse_s=2.0))
     gate.detected("front", scene(), 10.0)

@@ -14,7 +14,8 @@ from bus.codec import decode, encode
 from datasets.recording import Recording
 from datasets.sources import Frame, RecordingSource
 from datasets.synth import generate
-from vision.pipeline import LanePipeline, _plate
+from vision.frame_gate import GateConfig
+from vision.pipeline import LanePipeline, PipelineConfig, _plate
 from vision.reader import ImageReader, PlateResult
 from vision.replay import ReplayReport, replay
 
@@ -169,6 +170,38 @@ def test_a_standing_truck_is_detected_once_and_stays_tracked(recording: Path, re
     pipeline.process(Frame("rear", frame.index + 12, frame.t + 3.0, frame.ts_utc + 3.0, moved))
     assert pipeline.counters["detected"] == 2
     assert pipeline.counters["reads"] >= reads
+
+
+@pytest.fixture(scope="module")
+def front_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synth") / "front"
+    generate(root, duration_s=20.0, fps=4.0, cameras=("front",), size=(960, 540), seed=4242, workers=2)
+    return root
+
+
+def test_a_front_camera_reading_an_unsettled_plate_looks_at_every_frame(front_recording: Path,
+                                                                        reader: ImageReader) -> None:
+    """At 4 frames/s the 3 Hz cap skips every second changed frame. A front camera whose plate has not read the same
+    twice is not capped: more frames looked at, more plate reads. The same camera declared a side camera is capped,
+    as is a front camera with the rule off."""
+    def run(view: str, gate: GateConfig) -> dict[str, int]:
+        meta = Recording.open(front_recording).meta
+        pipeline = LanePipeline(meta.lane_id, meta.direction, reader, config=PipelineConfig(gate=gate),
+                                views={"front": view})
+        source = RecordingSource(front_recording, "front")
+        for frame in source:
+            pipeline.process(frame)
+        source.close()
+        return pipeline.counters
+
+    capped = run("front", GateConfig(max_detect_hz=3.0, cap_while_reading=True))
+    reading = run("front", GateConfig(max_detect_hz=3.0))
+    side = run("side_left", GateConfig(max_detect_hz=3.0))
+    assert capped["skipped"] > 0
+    assert reading["skipped"] < capped["skipped"]
+    assert reading["detected"] > capped["detected"]
+    assert reading["reads"] > capped["reads"]
+    assert (side["detected"], side["skipped"]) == (capped["detected"], capped["skipped"])
 
 
 def test_reads_of_a_rear_camera_are_hinted_to_the_rear_box(reader: ImageReader) -> None:
