@@ -19,12 +19,23 @@ at all (the tracker counts time in seconds, so it does not miss it). A truck at 
 two or three looks a second per camera give each plate and number a dozen reads, and fusion needs a few. At 4
 frames/s a cap of 3 Hz looks at every second changed frame; at 25 frames/s, at three a second.
 
-The cap does not hold while the caller says the camera is `reading`: the lane pipeline says so for a front camera
-whose last look showed a plate with reads not yet in agreement. A front camera has the tractor's plate in view for
-a few frames only, and blur, glare or JPEG can make each of them misread; skipping half of those frames lost the
-two sharpest crops of such a plate (seed 9403, truck 10). Once the plate reads the same twice (validated) it is
-settled, and the cap holds again. Lifting the cap for every unsettled text on every camera was tried: 22-26 % more
-detector runs, and more junk reads of container numbers that fusion then trusted (`benchmarks/RESULTS.md`).
+The caller sets each camera's pace from what its last look showed (`Pace`):
+
+* `reading`: the cap does not hold. The lane pipeline says so for a front camera whose last look showed a plate
+  with reads not yet in agreement. A front camera has the tractor's plate in view for a few frames only, and blur,
+  glare or JPEG can make each of them misread; skipping half of those frames lost the two sharpest crops of such a
+  plate (seed 9403, truck 10). Once the plate reads the same twice (validated) it is settled, and the cap holds
+  again. Lifting the cap for every unsettled text on every camera was tried: 22-26 % more detector runs, and more
+  junk reads of container numbers that fusion then trusted (`benchmarks/RESULTS.md`).
+* `searching`: the camera was `settled` and its last look lost a truck it was tracking (a missed detection). The
+  next frame is looked at, whatever the cap, so that the tracker finds the truck again before `max_lost_s` ends
+  its track (at 4 frames/s: 1.0 s after the last match, against 1.25 s at the steady cap).
+* `settled`: every truck in the camera's view has had its plates and numbers read enough, and no door is in view.
+  The detector then only keeps the trucks tracked, and could look at most `settled_detect_hz` times a second. Off
+  by default: at 1.5 Hz it saved 7-15 % of the detector runs on six 10-minute recordings, but a truck seen in part
+  (the rear camera with a cab in view) was missed on a sparse look, its track ended, and its passage split in two
+  (seed 9407, in each of the three forms tried; `benchmarks/RESULTS.md`).
+* `steady`: anything else; the `max_detect_hz` cap.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 Decision = Literal["detect", "reuse", "skip"]
+Pace = Literal["reading", "searching", "steady", "settled"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +63,10 @@ class GateConfig:
     """The detector looks at most this often at one camera (0: no cap, every changed frame)."""
     cap_while_reading: bool = False
     """True: the cap holds also while the caller says the camera is reading (the rule before, for comparison)."""
+    settled_detect_hz: float = 0.0
+    """The detector looks at most this often at a camera with nothing left to read (0, the default: no slower
+    pace; at 1.5 it split passages, see the module's docstring); a looser value than `max_detect_hz` does not lift
+    that cap."""
     enabled: bool = True
     """Off: every frame is `detect` (the plain pipeline, for comparison)."""
 
@@ -63,6 +79,19 @@ class GateConfig:
             raise ValueError(f"max_reuse_s must be >= 0 seconds, got {self.max_reuse_s}")
         if not self.max_detect_hz >= 0.0:
             raise ValueError(f"max_detect_hz must be >= 0, got {self.max_detect_hz}")
+        if not self.settled_detect_hz >= 0.0:
+            raise ValueError(f"settled_detect_hz must be >= 0, got {self.settled_detect_hz}")
+
+    def min_interval_s(self, pace: Pace) -> float:
+        """Least seconds between two looks at one camera at this pace (0: no cap)."""
+        if pace == "reading" and not self.cap_while_reading:
+            return 0.0
+        capped = 1.0 / self.max_detect_hz if self.max_detect_hz > 0 else 0.0
+        if self.settled_detect_hz > 0 and pace == "searching":
+            return 0.0
+        if self.settled_detect_hz > 0 and pace == "settled":
+            return max(capped, 1.0 / self.settled_detect_hz)
+        return capped  # without the slower pace there was no long gap to make up for: `searching` is steady
 
 
 @dataclass
@@ -72,8 +101,8 @@ class _Reference:
 
 
 class FrameGate:
-    """`decide(camera, image, t_s)`: `detect`, `reuse` or `skip`; `detected(camera, image, t_s)` after the
-    detector ran."""
+    """`decide(camera, image, t_s, pace=...)`: `detect`, `reuse` or `skip`; `detected(camera, image, t_s)` after
+    the detector ran."""
 
     def __init__(self, config: GateConfig | None = None) -> None:
         self.config = config or GateConfig()
@@ -81,11 +110,10 @@ class FrameGate:
         self._last_thumb: tuple[str, int, npt.NDArray[np.int16]] | None = None  # made by `decide`, kept by `detected`
         self.counts = {"detect": 0, "reuse": 0, "skip": 0}
 
-    def decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, *, reading: bool = False) -> Decision:
-        """`reading`: the camera's last look showed a text still being read, so the rate cap does not hold
-        (unless `cap_while_reading`)."""
+    def decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, *, pace: Pace = "steady") -> Decision:
+        """`pace`: what the camera's last look showed (`Pace`), which sets the rate cap."""
         self._last_thumb = None
-        decision = self._decide(camera, image, t_s, reading and not self.config.cap_while_reading)
+        decision = self._decide(camera, image, t_s, self.config.min_interval_s(pace))
         self.counts[decision] += 1
         return decision
 
@@ -102,12 +130,12 @@ class FrameGate:
         self._refs.pop(camera, None)
         self._last_thumb = None
 
-    def _decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, uncapped: bool) -> Decision:
+    def _decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, min_interval_s: float) -> Decision:
         ref = self._refs.get(camera)
         if not self.config.enabled or ref is None:
             return "detect"
         since = t_s - ref.t_s
-        if not uncapped and self.config.max_detect_hz > 0 and 0 <= since < 1.0 / self.config.max_detect_hz:
+        if 0 <= since < min_interval_s:
             return "skip"
         if not since < self.config.max_reuse_s:
             return "detect"

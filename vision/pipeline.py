@@ -10,7 +10,9 @@ gets them (tracks age by time, a standing truck stays tracked) and nothing is re
 reads). The detector is most of the cost per frame, and most frames of a gate camera are unchanged. While a
 camera's picture keeps changing, the detector looks at it at most `max_detect_hz` times a second; the frames in
 between are skipped whole (counted, not tracked, not fused). A front camera whose last look showed a plate with
-reads not yet in agreement is not capped: the tractor's plate is in its view for a few frames only.
+reads not yet in agreement is not capped: the tractor's plate is in its view for a few frames only. A slower pace
+for a camera whose last look left nothing to read (`GateConfig.settled_detect_hz`) is there to compare, off by
+default: it split passages (`vision.frame_gate`).
 
 OCR only on new or better crops (`ReadMemory`): a plate or number is known by its place on its tracked truck, and
 is not read again once it has read the same text a few times, unless its crop grew. Seals are classified on
@@ -40,7 +42,7 @@ from datasets.sources import Frame
 from vision.detections import Detections, class_index, drop_inner
 from vision.detector import ImageError
 from vision.evidence import EvidenceStore
-from vision.frame_gate import FrameGate, GateConfig
+from vision.frame_gate import FrameGate, GateConfig, Pace
 from vision.fusion import (
     CameraFrame,
     ContainerObservation,
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 
 STAGES = ("detect", "track", "ocr", "seals", "fuse")
 READ_CLASSES = [class_index(name) for name in ("plate", "container_number", "size_type", "door_handle", "seal")]
+DOOR_CLASSES = [class_index(name) for name in ("door_handle", "seal")]
 PLATE = class_index("plate")
 MAX_ARRIVALS = 10_000
 MAX_LATENCIES = 100_000
@@ -93,8 +96,8 @@ class LanePipeline:
         self.gate = FrameGate(self.config.gate)
         self._trackers: dict[str, ByteTracker] = {}
         self._last_detections: dict[str, Detections] = {}
-        self._reading: set[str] = set()
-        """Front cameras whose last read frame had a plate not yet settled: the gate looks at their next frame."""
+        self._pace: dict[str, Pace] = {}
+        """Each camera's pace for the gate, from its last look (`_paced`); not there: `steady`."""
         self.memory = ReadMemory(self.config.settled_reads, self.config.better_area)
         self._arrivals: OrderedDict[float, float] = OrderedDict()
         self.latencies_ms: list[float] = []
@@ -129,14 +132,15 @@ class LanePipeline:
         plates: list[PlateObservation] = []
         containers: list[ContainerObservation] = []
         seals: list[SealObservation] = []
-        if fresh:
-            self._reading.discard(frame.camera)
+        wanted = None
         if image is not None and fresh and len(tracked_dets):
             position = self._position_hint(frame.camera)
             with self._stage("ocr"):
-                plates, containers = self._read_text(frame.camera, image, tracked_dets, position)
+                plates, containers, wanted = self._read_text(frame.camera, image, tracked_dets, position)
             with self._stage("seals"):
                 seals = [_seal(s, position) for s in self.reader.read_seals(image, tracked_dets)]
+        if fresh:
+            self._pace[frame.camera] = self._paced(frame.camera, tracked_dets, wanted)
         camera_frame = CameraFrame(camera=frame.camera, frame=frame.index, t_s=frame.t, ts_utc=frame.ts_utc,
                                    vehicles=tracked_dets, ended=ended, plates=plates, containers=containers,
                                    seals=seals, image=image if self.evidence is not None else None)
@@ -171,8 +175,8 @@ class LanePipeline:
             self.gate.forget(frame.camera)
             return Detections.empty(), False
         last = self._last_detections.get(frame.camera)
-        reading = frame.camera in self._reading
-        decision = "detect" if last is None else self.gate.decide(frame.camera, frame.image, frame.t, reading=reading)
+        pace = self._pace.get(frame.camera, "steady")
+        decision = "detect" if last is None else self.gate.decide(frame.camera, frame.image, frame.t, pace=pace)
         if decision == "skip":
             self.counters["skipped"] += 1
             return None, False
@@ -214,14 +218,13 @@ class LanePipeline:
         only the time each number was first seen orders them, and cameras do not see a truck at the same time."""
         return "rear" if self.views.get(camera) == "rear" else "unknown"
 
-    def _read_text(self, camera: str, image: np.ndarray, dets: Detections,
-                   position: Position = "unknown") -> tuple[list[PlateObservation], list[ContainerObservation]]:
-        """Plates and container numbers of one frame, two batched OCR calls, skipping crops read enough."""
+    def _read_text(self, camera: str, image: np.ndarray, dets: Detections, position: Position = "unknown"
+                   ) -> tuple[list[PlateObservation], list[ContainerObservation], np.ndarray]:
+        """Plates and container numbers of one frame, two batched OCR calls, skipping crops read enough; and which
+        rows were worth reading."""
         keys = self.memory.keys(camera, dets)
         readable = np.isin(dets.class_id, READ_CLASSES)
         keep = readable & self.memory.wanted(keys, dets)
-        if self.views.get(camera) == "front" and (dets.class_id[keep] == PLATE).any():
-            self._reading.add(camera)
         self.counters["reads_skipped"] += int((readable & ~keep).sum())
         rows = np.flatnonzero(keep)
         subset = dets[keep]
@@ -237,7 +240,24 @@ class LanePipeline:
         containers = [_container(c, position) for c in container_results]
         containers += [ContainerObservation(p.text, p.confidence, _as_box(list(p.box)), position=position, partial=True)
                        for p in parts]
-        return [_plate(p, front) for p in plate_results], containers
+        return [_plate(p, front) for p in plate_results], containers, keep
+
+    def _paced(self, camera: str, dets: Detections, wanted: np.ndarray | None) -> Pace:
+        """The camera's pace after a look (`wanted`: the rows worth reading, None if it read nothing): `reading` for
+        a front camera with a plate still to read; `searching` when a settled camera lost a truck (a missed
+        detection after a long gap would end its track); `settled` when every truck it shows has had its plates
+        and numbers read (enough), and no door is in view; else `steady`."""
+        classes = dets.class_id[wanted] if wanted is not None else np.zeros(0, np.int64)
+        if self.views.get(camera) == "front" and (classes == PLATE).any():
+            return "reading"
+        if self._trackers[camera].searching and self._pace.get(camera) == "settled":
+            return "searching"
+        if wanted is None or np.isin(classes, TEXT_CLASSES).any() or np.isin(dets.class_id, DOOR_CLASSES).any():
+            return "steady"  # no truck in view (the next one may be coming), something to read, or a door
+        trucks = dets.tracker_id[(dets.class_id == self.config.fusion.vehicle_class) & (dets.tracker_id >= 0)]
+        if not set(trucks.tolist()) <= self.memory.tracks_read(camera):
+            return "steady"  # a truck it has read nothing of yet: its plate or number may be coming into view
+        return "settled"
 
     # -- latency ---------------------------------------------------------------------------------------------------
 

@@ -88,6 +88,10 @@ class ReadMemory:
                 memo.count += weight
                 memo.area = max(memo.area, float(areas[row]))
 
+    def tracks_read(self, camera: str) -> set[int]:
+        """Vehicle tracks of this camera with some plate or number read."""
+        return {key[1] for key in self._memos if key[0] == camera}
+
     def forget(self, camera: str, vehicle_track: int) -> None:
         """The vehicle's track ended: its keys will not come back."""
         for key in [k for k in self._memos if k[0] == camera and k[1] == vehicle_track]:

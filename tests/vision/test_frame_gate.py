@@ -71,12 +71,34 @@ def test_a_camera_still_reading_a_text_is_not_capped() -> None:
     moved[:, :200] = 250
     gate = FrameGate(GateConfig(max_detect_hz=3.0))
     gate.detected("front", scene(), 0.0)
-    assert gate.decide("front", moved, 0.25, reading=True) == "detect"
-    assert gate.decide("front", scene(), 0.25, reading=True) == "reuse"
+    assert gate.decide("front", moved, 0.25, pace="reading") == "detect"
+    assert gate.decide("front", scene(), 0.25, pace="reading") == "reuse"
     assert gate.decide("front", moved, 0.25) == "skip"
     before = FrameGate(GateConfig(max_detect_hz=3.0, cap_while_reading=True))
     before.detected("front", scene(), 0.0)
-    assert before.decide("front", moved, 0.25, reading=True) == "skip"
+    assert before.decide("front", moved, 0.25, pace="reading") == "skip"
+
+
+def test_a_camera_with_nothing_left_to_read_is_looked_at_less_often() -> None:
+    """`settled`: the detector only keeps the trucks tracked, at `settled_detect_hz`; a frame the steady cap would
+    let through is skipped until then. Off (0), or looser than the steady cap, it changes nothing."""
+    moved = scene()
+    moved[:, :200] = 250
+    gate = FrameGate(GateConfig(max_detect_hz=3.0, settled_detect_hz=1.5))
+    gate.detected("side", scene(), 0.0)
+    assert [gate.decide("side", moved, t, pace="settled") for t in (0.25, 0.5, 0.66, 0.67)] == [
+        "skip", "skip", "skip", "detect"]
+    assert gate.decide("side", moved, 0.5) == "detect"
+    gate.detected("side", moved, 0.5)
+    assert gate.decide("side", scene(), 0.75, pace="searching") == "detect"  # a truck lost: the next frame counts
+    for loose in (0.0, 5.0):
+        off = FrameGate(GateConfig(max_detect_hz=3.0, settled_detect_hz=loose))
+        off.detected("side", scene(), 0.0)
+        assert [off.decide("side", moved, t, pace="settled") for t in (0.25, 0.34)] == ["skip", "detect"]
+    assert GateConfig(max_detect_hz=3.0).min_interval_s("searching") == pytest.approx(1 / 3.0)  # off: no gap
+    assert GateConfig(max_detect_hz=0.0, settled_detect_hz=1.5).min_interval_s("settled") == pytest.approx(1 / 1.5)
+    with pytest.raises(ValueError, match="settled_detect_hz"):
+        GateConfig(settled_detect_hz=-1.0)
 
 
 def test_an_answer_older_than_max_reuse_is_refreshed() -> None:

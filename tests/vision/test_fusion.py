@@ -501,6 +501,19 @@ def test_two_boxes_seen_across_the_camera_are_ordered_by_where_their_numbers_lie
     assert [(c.number, c.position) for c in passage.containers] == [(front, "front"), (rear, "rear")]
 
 
+@pytest.mark.parametrize(("boxes", "reported"), [([FRONT_BOX, REAR_BOX], 2), ([FRONT_BOX], 1)])
+def test_a_second_number_read_less_often_is_reported_when_two_boxes_were_seen(boxes: list[tuple[float, ...]],
+                                                                             reported: int) -> None:
+    """The rear box's number was read in every frame, the front box's twice, validated (a fifth of the evidence):
+    with two boxes seen on the truck it is the front box's number; with one box seen it is noise."""
+    front, rear = number("YMLU624816"), number("DRYU391348")
+    in_front = ContainerObservation(front, 0.9, (130, 70, 300, 100), "22G1", check_digit_read=True)
+    in_rear = ContainerObservation(rear, 0.9, (380, 70, 550, 100), "22G1", check_digit_read=True)
+    reads: list[dict[str, Any]] = [{"containers": [in_rear, in_front]}] * 2 + [{"containers": [in_rear]}] * 8
+    passage = run(PassageFuser("in-1", "in"), driving_left(reads, boxes))
+    assert [c.number for c in passage.containers] == [front, rear][2 - reported:]
+
+
 def test_a_truck_not_moving_across_the_camera_gives_its_boxes_no_place() -> None:
     read = ContainerObservation(number("MSCU123456"), 0.9, (130, 70, 300, 100))
     vehicles = Detections.from_arrays([TRUCK_BOX, FRONT_BOX, REAR_BOX], [0.9] * 3, [VEHICLE, CONTAINER, CONTAINER],

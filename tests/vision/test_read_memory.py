@@ -68,3 +68,16 @@ def test_empty_frames_and_empty_texts_change_nothing() -> None:
     memory.remember(memory.keys("side", dets), dets, {1: ("", True)})
     assert len(memory) == 0
     assert np.all(memory.wanted(memory.keys("side", dets), dets))
+
+
+def test_tracks_read_are_the_trucks_of_a_camera_with_some_text_read() -> None:
+    memory = ReadMemory()
+    dets = frame()
+    assert memory.tracks_read("side") == set()
+    memory.remember(memory.keys("side", dets), dets, {2: ("MSKU1234565", True)})
+    other = frame(vehicle_track=9)
+    memory.remember(memory.keys("top", other), other, {1: ("29C12345", False)})
+    assert memory.tracks_read("side") == {7}
+    assert memory.tracks_read("top") == {9}
+    memory.forget("side", 7)
+    assert memory.tracks_read("side") == set()

@@ -41,6 +41,22 @@ def test_occlusion_is_measured_in_seconds_not_frames(fps: float, gap_s: float, s
     assert (len(tracker.pop_ended()) == 0) is same_id  # a long gap ended the first track
 
 
+def test_a_confirmed_track_missed_by_the_last_update_is_searched_for() -> None:
+    """`searching` while a confirmed track is lost and not ended: the lane pipeline looks at the camera's next frame
+    then, so that a truck missed once is found again before `max_lost_s` ends its track."""
+    tracker = ByteTracker()
+    drive(tracker, 4.0, 1.0)
+    assert not tracker.searching
+    tracker.update(Detections.empty(), 1.0)
+    assert tracker.searching
+    tracker.update(truck(10 + 40 * 1.25), 1.25)
+    assert not tracker.searching
+    tracker.update(Detections.empty(), 2.0)
+    tracker.update(Detections.empty(), 3.5)  # lost for longer than max_lost_s: ended, no longer searched for
+    assert not tracker.searching
+    assert len(tracker.pop_ended()) == 1
+
+
 RECEDING = [  # the demo's rear camera as a busy lane read it (half of its frames dropped): t_s, box, score
     (10.00, (273, 0, 564, 425), 0.97), (10.75, (284, 0, 515, 302), 0.96), (12.50, (297, 0, 456, 139), 0.96),
     (13.00, (298, 0, 445, 109), 0.96), (13.75, (304, 0, 431, 75), 0.94), (14.25, (307, 0, 423, 51), 0.82)]

@@ -49,7 +49,10 @@ class FieldRules:
     min_evidence: float = 0.3
     """A candidate with less summed confidence than this is not reported (one weak read is not a plate)."""
     second_container_share: float = 0.25
-    """A second container number is reported only with at least this share of the first one's evidence."""
+    """A second container number is reported only with at least this share of the first one's evidence, unless
+    the truck was seen carrying two boxes (`pair_frames`) and its check digit was read: then `min_evidence` will
+    do. (How often each number is read depends on how long each camera sees it, not on whether it is there: seed
+    9405's front box, read twice and validated, had 0.23 of its rear box's evidence, read by three cameras.)"""
     invalid_check_digit_weight: float = 0.5
     """Among variants of one container number, evidence of a variant failing ISO 6346 counts this much."""
     fuller_plate_reads: int = 2
@@ -227,11 +230,12 @@ class PassageEvidence:
             return []
         first = groups[0]
         chosen = [first]
+        pair = self.two_box_frames >= self.rules.pair_frames and _length_ft(first) not in (40, 45)
         if _length_ft(first) not in (40, 45) and len(groups) > 1:
             second = groups[1]
-            if second.cluster.evidence >= self.rules.second_container_share * first.cluster.evidence:
+            if (second.cluster.evidence >= self.rules.second_container_share * first.cluster.evidence
+                    or (pair and _check_digit_ok(second))):
                 chosen.append(second)
-        pair = self.two_box_frames >= self.rules.pair_frames and _length_ft(first) not in (40, 45)
         return _ordered(chosen, pair)
 
     def _check_digits_read(self, groups: list[_Container]) -> None:

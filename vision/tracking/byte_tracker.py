@@ -81,6 +81,11 @@ class ByteTracker:
         ids: npt.NDArray[np.int64] = self._ids[self._state != TENTATIVE].copy()
         return ids
 
+    @property
+    def searching(self) -> bool:
+        """Whether a confirmed track went unmatched at the last update (lost, not yet ended): look again soon."""
+        return bool((self._state == LOST).any())
+
     def update(self, detections: Detections, t_s: float) -> Detections:
         """Advance the clock to `t_s` (seconds, never going back), age every track, associate, return ids."""
         self._advance(t_s)
