@@ -250,6 +250,8 @@ class LanePipeline:
         classes = dets.class_id[wanted] if wanted is not None else np.zeros(0, np.int64)
         if self.views.get(camera) == "front" and (classes == PLATE).any():
             return "reading"
+        if not self.config.gate.settled_detect_hz:
+            return "steady"  # no slower pace (the default): nothing more to work out per look
         if self._trackers[camera].searching and self._pace.get(camera) == "settled":
             return "searching"
         if wanted is None or np.isin(classes, TEXT_CLASSES).any() or np.isin(dets.class_id, DOOR_CLASSES).any():
