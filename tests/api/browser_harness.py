@@ -7,7 +7,6 @@ Not a conftest: only the browser tests import it, so the other API tests never p
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_pl
 from bus.curve import Security, generate_keys, load_keypair, load_public
 from bus.messages import Heartbeat, Message
 from bus.pubsub import Publisher, Subscriber
+from tests.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,12 +34,6 @@ SCREENSHOTS = REPO / "var" / "screenshots"
 DEV_PASSWORD = "smartgate-dev"
 LOOPBACK = "127.0.0.1"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.05) -> T:

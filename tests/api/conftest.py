@@ -9,7 +9,6 @@ real socket (chunked bodies, WebSockets).
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import DEV_PASSWORD, ApiSettings, LaneInfo
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 LANES = (LaneInfo(id="in-1", direction="in", description="gate-in"),
@@ -70,12 +70,6 @@ def make_client(make_settings: Callable[..., ApiSettings]) -> Iterator[ClientFac
     yield make
     for client in reversed(opened):
         client.__exit__(None, None, None)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

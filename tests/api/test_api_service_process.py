@@ -18,7 +18,7 @@ from bus.transport import subscription
 from smartgate import cli
 from smartgate.site import load_site
 from smartgate.wiring import event_subscriber
-from tests.api.conftest import free_port
+from tests.ports import free_port, loopback_endpoints
 from tests.smartgate.test_site import endpoints, write_site
 from tests.waiting import wait_for
 
@@ -32,9 +32,7 @@ def service(site_file: Path, data_dir: Path, *extra: str) -> list[str]:
 
 def loopback_site(tmp_path: Path, api_port: int) -> Path:
     def loopback(data: dict[str, Any]) -> None:
-        found = endpoints(data)
-        for name in ("publish", "subscribe", "clearance", "planner"):
-            found[name] = f"tcp://127.0.0.1:{free_port()}"
+        loopback_endpoints(endpoints(data))
         data["api"] = {"host": "127.0.0.1", "port": api_port}
 
     return write_site(tmp_path, loopback)

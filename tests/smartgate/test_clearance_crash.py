@@ -36,7 +36,7 @@ from smartgate.services.clearance import CRASH_ENV, ClearanceOptions, ClearanceS
 from smartgate.site import Site, load_site
 from smartgate.wiring import event_publisher
 from tests.control.test_clearance import declaration, passage, settled_once
-from tests.smartgate.test_gate_controller_process import free_port
+from tests.ports import loopback_endpoints
 from tests.smartgate.test_site import endpoints, write_site
 from tests.waiting import wait_for as _wait_for
 
@@ -87,10 +87,7 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     feed.write_bytes(b"".join(msgspec.json.encode(d) + b"\n" for d in lines))
 
     def loopback(data: dict[str, Any]) -> None:
-        found = endpoints(data)
-        for name in ("publish", "subscribe", "clearance", "planner"):
-            found[name] = f"tcp://127.0.0.1:{free_port()}"
-        found["gate_links"] = {lane: f"tcp://127.0.0.1:{free_port()}" for lane in found["gate_links"]}
+        loopback_endpoints(endpoints(data))
         data["declarations"] = {"feed": {"kind": "jsonl_file", "path": str(feed)}, "from_bus": True}
 
     site_file = write_site(root, loopback)

@@ -23,7 +23,7 @@ from smartgate import cli
 from smartgate.services import __main__ as services
 from smartgate.site import load_site
 from smartgate.wiring import event_publisher, event_subscriber
-from tests.smartgate.test_gate_controller_process import free_port
+from tests.ports import loopback_endpoints
 from tests.smartgate.test_site import endpoints, write_site
 from tests.waiting import wait_for
 from yard.grid import build_grid
@@ -96,9 +96,7 @@ def send_until(publisher: Publisher, command: IGVCommand, heard: Callable[[], bo
 
 def test_field_devices_process_executes_orders_and_survives_a_malformed_one(tmp_path: Path) -> None:
     def loopback(data: dict[str, Any]) -> None:
-        found = endpoints(data)
-        for name in ("publish", "subscribe", "clearance", "planner"):
-            found[name] = f"tcp://127.0.0.1:{free_port()}"
+        loopback_endpoints(endpoints(data))
         data["yard"] = {"layout": str(YARD_LAYOUT)}
 
     site_file = write_site(tmp_path, loopback)

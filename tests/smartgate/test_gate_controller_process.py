@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,17 +16,12 @@ from control.gate_link import GateLink, GateLinkConfig
 from smartgate import cli
 from smartgate.services.gate_controller import open_gate_link, with_keys_dir
 from smartgate.site import load_site
+from tests.ports import loopback_endpoints
 from tests.smartgate.test_site import endpoints, write_site
 from tests.waiting import wait_for
 
 LANE = "in-1"
 HEARTBEAT = HeartbeatConfig(interval_s=0.2, liveness=3)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def status_is(link: GateLink, status: str, detail: str) -> Callable[[], bool]:
@@ -39,10 +33,7 @@ def status_is(link: GateLink, status: str, detail: str) -> Callable[[], bool]:
 
 def test_gate_controller_process_acks_then_fails_safe_when_the_link_dies(tmp_path: Path) -> None:
     def loopback_ports(data: dict[str, Any]) -> None:
-        found = endpoints(data)
-        for name in ("publish", "subscribe"):
-            found[name] = f"tcp://127.0.0.1:{free_port()}"
-        found["gate_links"][LANE] = f"tcp://127.0.0.1:{free_port()}"
+        loopback_endpoints(endpoints(data))
 
     site_file = write_site(tmp_path, loopback_ports)
     keys = tmp_path / "keys"

@@ -17,7 +17,7 @@ from control.planning.validate import validate
 from smartgate import cli
 from smartgate.site import load_site
 from smartgate.wiring import client_security
-from tests.smartgate.test_gate_controller_process import free_port
+from tests.ports import loopback_endpoints
 from tests.smartgate.test_site import endpoints, write_site
 from tests.waiting import wait_for
 from yard.grid import build_grid
@@ -34,9 +34,7 @@ def cells(width: int, reply: PlanReply) -> np.ndarray:
 
 def test_planner_process_plans_the_yard_and_a_map_folder_then_stops_on_sigterm(tmp_path: Path) -> None:
     def loopback(data: dict[str, Any]) -> None:
-        found = endpoints(data)
-        for name in ("publish", "subscribe", "planner"):
-            found[name] = f"tcp://127.0.0.1:{free_port()}"
+        loopback_endpoints(endpoints(data))
         data["yard"] = {"layout": str(YARD_LAYOUT)}
 
     site_file = write_site(tmp_path, loopback)

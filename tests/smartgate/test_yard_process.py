@@ -20,7 +20,7 @@ from smartgate.services.yard_occupancy import _play, _Yard
 from smartgate.site import load_site
 from smartgate.wiring import event_subscriber
 from smartgate.yard_pipeline import recording_pipeline
-from tests.smartgate.test_gate_controller_process import free_port
+from tests.ports import loopback_endpoints
 from tests.smartgate.test_site import endpoints, write_site
 from yard.layout import load_layout
 from yard.occupancy_journal import replay_updates
@@ -42,9 +42,7 @@ def test_yard_service_journals_publishes_and_keeps_its_state_across_a_restart(tm
     recording = write_yard_recording(tmp_path / "yard-rec", seed=5, duration_s=6.0, fps=2.0)
 
     def loopback(data: dict[str, Any]) -> None:
-        found = endpoints(data)
-        for name in ("publish", "subscribe", "clearance", "planner"):
-            found[name] = f"tcp://127.0.0.1:{free_port()}"
+        loopback_endpoints(endpoints(data))
         data["yard"] = {"layout": str(YARD_LAYOUT), "recording": str(recording)}
 
     site_file = write_site(tmp_path, loopback)
