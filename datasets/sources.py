@@ -5,7 +5,9 @@ Every source is an iterable of `Frame` with `close()`, a context manager and `st
 `image` is None and whose `error` says why, and it is counted in `stats`. Only a source that cannot be opened at
 all (a missing path, an unreadable recording, a bad spec) raises `SourceError`, and it does so at open time.
 
-Invariant: ``stats.frames + stats.corrupt + stats.missing`` equals the number of frames yielded.
+Invariant: ``stats.frames + stats.corrupt + stats.missing`` equals the number of frames yielded. A recording hands
+its frames over encoded (`Frame`); one whose checked bytes the decoder refuses later is counted by whoever decodes
+it (the lane pipeline's `corrupt`, the replay report's `corrupt_frames`).
 """
 
 from __future__ import annotations
@@ -45,24 +47,56 @@ class SourceError(Exception):
     """A source that cannot be opened: names the path, URL or spec and what is wrong with it."""
 
 
-@dataclass(slots=True)
 class Frame:
     """One camera frame, or the report of one that could not be had (`image` None, `error` set).
 
     `t` is seconds from the source's start: media time for recordings, videos and image folders, monotonic time
     since open for live streams. `ts_utc` is the UTC capture time in seconds since the epoch.
+
+    A recording's frame comes *encoded* (its checked JPEG or PNG bytes in `encoded`) and is decoded on the first
+    use of `image`: the lane pipeline skips or reuses most frames without looking at their pixels, and decoding a
+    1280x720 JPEG (about 3 ms here) costs more than all its other work on such a frame. Bytes that passed the
+    source's checks but that the decoder refuses make it an error frame then (`image` None, `error` set).
     """
 
-    camera: str
-    index: int
-    t: float
-    ts_utc: float
-    image: np.ndarray | None
-    error: str | None = None
+    __slots__ = ("_encoded", "_image", "camera", "error", "index", "t", "ts_utc")
+
+    def __init__(self, camera: str, index: int, t: float, ts_utc: float, image: np.ndarray | None,
+                 error: str | None = None, *, encoded: bytes | None = None) -> None:
+        self.camera = camera
+        self.index = index
+        self.t = t
+        self.ts_utc = ts_utc
+        self.error = error
+        self._image = image
+        self._encoded = encoded
+
+    @property
+    def image(self) -> np.ndarray | None:
+        """The BGR pixels, decoded now if the frame came encoded."""
+        if self._image is None and self._encoded is not None and self.error is None:
+            try:
+                self._image = _decoded(self._encoded, f"camera {self.camera} frame {self.index}")
+            except ImageFileError as exc:
+                self.error = str(exc)
+        return self._image
+
+    @property
+    def encoded(self) -> bytes | None:
+        """The JPEG or PNG bytes the frame came as (None for a decoded source: a video, a live stream)."""
+        return self._encoded
 
     @property
     def ok(self) -> bool:
-        return self.image is not None
+        return self.error is None and (self._image is not None or self._encoded is not None)
+
+    def moved(self, *, camera: str, t: float, ts_utc: float) -> Frame:
+        """The same picture under another camera id and clock (a recording played as a site's live camera)."""
+        return Frame(camera, self.index, t, ts_utc, self._image, self.error, encoded=self._encoded)
+
+    def __repr__(self) -> str:
+        state = f"error={self.error!r}" if not self.ok else "decoded" if self._image is not None else "encoded"
+        return f"Frame(camera={self.camera!r}, index={self.index}, t={self.t:.3f}, {state})"
 
 
 @dataclass(slots=True)
@@ -117,9 +151,11 @@ class BaseSource(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _good(self, index: int, t: float, ts_utc: float, image: np.ndarray) -> Frame:
+    def _good(self, index: int, t: float, ts_utc: float, image: np.ndarray | None, *,
+              encoded: bytes | None = None) -> Frame:
+        """A frame with its pixels, or with its checked bytes (`encoded`) to decode on first use."""
         self.stats.frames += 1
-        return Frame(self.camera, index, t, ts_utc, image)
+        return Frame(self.camera, index, t, ts_utc, image, encoded=encoded)
 
     def _bad(self, index: int, t: float, ts_utc: float, error: str, *, missing: bool) -> Frame:
         """An error frame: counted, logged, and kept as the last error."""
@@ -148,6 +184,13 @@ def read_image_file(path: Path, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels:
 
     The size is read from the header before decoding, so a small file that claims a huge image costs nothing.
     """
+    data, _size = read_image_bytes(path, max_bytes=max_bytes, max_pixels=max_pixels)
+    return _decoded(data, str(path))
+
+
+def read_image_bytes(path: Path, *, max_bytes: int = MAX_IMAGE_BYTES,
+                     max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[bytes, tuple[int, int]]:
+    """One JPEG/PNG file's bytes and its (width, height), checked as `read_image_file` checks them, not decoded."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -159,16 +202,26 @@ def read_image_file(path: Path, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels:
         raise ImageFileError(f"{path}: is a directory", missing=True) from None
     except OSError as exc:
         raise ImageFileError(f"{path}: cannot read: {exc.strerror or exc}", missing=True) from None
-    return decode_image(data, str(path), max_pixels=max_pixels)
+    return data, checked_size(data, str(path), max_pixels=max_pixels)
 
 
 def decode_image(data: bytes, name: str, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode JPEG/PNG bytes to BGR uint8 after checking the header, the size and that the file is complete."""
+    checked_size(data, name, max_pixels=max_pixels)
+    return _decoded(data, name)
+
+
+def checked_size(data: bytes, name: str, *, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """(width, height) of JPEG/PNG bytes that are not empty, complete, and within `max_pixels`."""
     if not data:
         raise ImageFileError(f"{name}: empty file")
     width, height = image_size(data, name)
     if width * height > max_pixels:
         raise ImageFileError(f"{name}: {width}x{height} is larger than the {max_pixels}-pixel limit")
+    return width, height
+
+
+def _decoded(data: bytes, name: str) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageFileError(f"{name}: corrupt image data (decoder refused it)")
@@ -264,31 +317,34 @@ class RecordingSource(BaseSource):
         self._release()
 
     def _frame(self, truth: FrameTruth) -> Frame:
+        """A frame file is checked and handed over encoded (decoded on first use); a video frame is decoded."""
         ts_utc = self._epoch_utc + truth.t
         try:
-            image = self._load(truth)
+            image, data, (width, height) = self._load(truth)
         except ImageFileError as exc:
             return self._bad(truth.frame, truth.t, ts_utc, str(exc), missing=exc.missing)
-        if image.shape[:2] != (self.meta.height, self.meta.width):
-            return self._bad(truth.frame, truth.t, ts_utc,
-                             f"{truth.file}: frame is {image.shape[1]}x{image.shape[0]}, "
+        if (height, width) != (self.meta.height, self.meta.width):
+            return self._bad(truth.frame, truth.t, ts_utc, f"{truth.file}: frame is {width}x{height}, "
                              f"recording declares {self.meta.width}x{self.meta.height}", missing=False)
-        return self._good(truth.frame, truth.t, ts_utc, image)
+        return self._good(truth.frame, truth.t, ts_utc, image, encoded=data)
 
-    def _load(self, truth: FrameTruth) -> np.ndarray:
+    def _load(self, truth: FrameTruth) -> tuple[np.ndarray | None, bytes | None, tuple[int, int]]:
+        """(pixels, bytes, (width, height)): bytes for a frame file, pixels for a video frame."""
         file, _, position = truth.file.partition("#")
         try:
             path = self.recording.frame_path(msgspec.structs.replace(truth, file=file))
         except RecordingError as exc:
             raise ImageFileError(str(exc)) from None
         if self.meta.storage == "frames":
-            return read_image_file(path)
+            data, size = read_image_bytes(path)
+            return None, data, size
         if not position.isdigit():
             raise ImageFileError(f"{truth.file}: video frame reference needs '#<position>'")
         if self._video is None or self._video.path != path:
             self._release()
             self._video = _VideoCursor(path)
-        return self._video.read(int(position))
+        image = self._video.read(int(position))
+        return image, None, (image.shape[1], image.shape[0])
 
     def _release(self) -> None:
         if self._video is not None:

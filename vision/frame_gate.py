@@ -30,12 +30,18 @@ The caller sets each camera's pace from what its last look showed (`Pace`):
 * `searching`: the camera was `settled` and its last look lost a truck it was tracking (a missed detection). The
   next frame is looked at, whatever the cap, so that the tracker finds the truck again before `max_lost_s` ends
   its track (at 4 frames/s: 1.0 s after the last match, against 1.25 s at the steady cap).
-* `settled`: every truck in the camera's view has had its plates and numbers read enough, and no door is in view.
-  The detector then only keeps the trucks tracked, and could look at most `settled_detect_hz` times a second. Off
-  by default: at 1.5 Hz it saved 7-15 % of the detector runs on six 10-minute recordings, but a truck seen in part
-  (the rear camera with a cab in view) was missed on a sparse look, its track ended, and its passage split in two
-  (seed 9407, in each of the three forms tried; `benchmarks/RESULTS.md`).
+* `settled`: every truck in the camera's view is tracked (a vehicle box with no confirmed track is a truck just
+  come into view) and has had its plates and numbers read enough, and no door is in view. The detector then only
+  keeps the trucks tracked, and looks at most `settled_detect_hz` (1.5) times a second: 6-8 % fewer detector runs
+  on six 10-minute recordings, the same passages, and one more plate read right on two of them. The first form
+  counted a truck with no confirmed track yet as read; looks 0.67 s apart then never confirmed the track of a
+  truck's rear coming into the rear camera, and its passage split (seed 9407; `benchmarks/RESULTS.md`).
 * `steady`: anything else; the `max_detect_hz` cap.
+
+A frame that came as JPEG bytes (`Frame.encoded`: a recording's frames) is not decoded to be judged: a `skip`
+needs only its time, and its thumbnail comes from a 1/8-scale decode, which keeps only the mean of each 8x8 block
+(about a quarter of a full decode's cost). Every frame of such a camera, the detected ones too, gives its thumbnail
+that way, so thumbnails are always compared with thumbnails made alike.
 """
 
 from __future__ import annotations
@@ -47,8 +53,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from datasets.sources import Frame
+
 Decision = Literal["detect", "reuse", "skip"]
 Pace = Literal["reading", "searching", "steady", "settled"]
+Picture = Frame | npt.NDArray[np.uint8]
+"""What the gate judges: a frame (its bytes are enough when it came encoded), or an image."""
+JPEG_SCALE = 8
+"""The 1/8 scale decode (each 8x8 block's mean) that an encoded frame's thumbnail comes from."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,10 +75,9 @@ class GateConfig:
     """The detector looks at most this often at one camera (0: no cap, every changed frame)."""
     cap_while_reading: bool = False
     """True: the cap holds also while the caller says the camera is reading (the rule before, for comparison)."""
-    settled_detect_hz: float = 0.0
-    """The detector looks at most this often at a camera with nothing left to read (0, the default: no slower
-    pace; at 1.5 it split passages, see the module's docstring); a looser value than `max_detect_hz` does not lift
-    that cap."""
+    settled_detect_hz: float = 1.5
+    """The detector looks at most this often at a camera with nothing left to read (0: no slower pace); a looser
+    value than `max_detect_hz` does not lift that cap."""
     enabled: bool = True
     """Off: every frame is `detect` (the plain pipeline, for comparison)."""
 
@@ -107,30 +118,33 @@ class FrameGate:
     def __init__(self, config: GateConfig | None = None) -> None:
         self.config = config or GateConfig()
         self._refs: dict[str, _Reference] = {}
-        self._last_thumb: tuple[str, int, npt.NDArray[np.int16]] | None = None  # made by `decide`, kept by `detected`
+        self._last_thumb: tuple[str, int, npt.NDArray[np.int16] | None] | None = None  # by `decide`, for `detected`
         self.counts = {"detect": 0, "reuse": 0, "skip": 0}
 
-    def decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, *, pace: Pace = "steady") -> Decision:
+    def decide(self, camera: str, picture: Picture, t_s: float, *, pace: Pace = "steady") -> Decision:
         """`pace`: what the camera's last look showed (`Pace`), which sets the rate cap."""
         self._last_thumb = None
-        decision = self._decide(camera, image, t_s, self.config.min_interval_s(pace))
+        decision = self._decide(camera, picture, t_s, self.config.min_interval_s(pace))
         self.counts[decision] += 1
         return decision
 
-    def detected(self, camera: str, image: npt.NDArray[np.uint8], t_s: float) -> None:
-        """The detector has just seen `image`: it is the camera's new reference (its thumbnail, if `decide` has
-        just made it, is not made twice)."""
+    def detected(self, camera: str, picture: Picture, t_s: float) -> None:
+        """The detector has just seen `picture`: it is the camera's new reference (its thumbnail, if `decide` has
+        just made it, is not made twice). A picture with no thumbnail (bytes the decoder refuses) is none."""
         last, self._last_thumb = self._last_thumb, None
-        same = last is not None and last[0] == camera and last[1] == id(image)
-        thumb = last[2] if last is not None and same else thumbnail(image, self.config.cell_px)
-        self._refs[camera] = _Reference(thumb, t_s)
+        same = last is not None and last[0] == camera and last[1] == id(picture)
+        thumb = last[2] if last is not None and same else picture_thumbnail(picture, self.config.cell_px)
+        if thumb is None:
+            self._refs.pop(camera, None)
+        else:
+            self._refs[camera] = _Reference(thumb, t_s)
 
     def forget(self, camera: str) -> None:
         """The camera's last answer is no longer valid (a frame was lost or refused): detect next time."""
         self._refs.pop(camera, None)
         self._last_thumb = None
 
-    def _decide(self, camera: str, image: npt.NDArray[np.uint8], t_s: float, min_interval_s: float) -> Decision:
+    def _decide(self, camera: str, picture: Picture, t_s: float, min_interval_s: float) -> Decision:
         ref = self._refs.get(camera)
         if not self.config.enabled or ref is None:
             return "detect"
@@ -139,17 +153,30 @@ class FrameGate:
             return "skip"
         if not since < self.config.max_reuse_s:
             return "detect"
-        thumb = thumbnail(image, self.config.cell_px)
-        self._last_thumb = (camera, id(image), thumb)
-        if thumb.shape != ref.thumb.shape:
-            return "detect"
+        thumb = picture_thumbnail(picture, self.config.cell_px)
+        self._last_thumb = (camera, id(picture), thumb)
+        if thumb is None or thumb.shape != ref.thumb.shape:
+            return "detect"  # (no thumbnail: the detector's decode will say what is wrong with the frame)
         change = int(np.abs(thumb - ref.thumb).max()) if thumb.size else 0
         return "detect" if change > self.config.change_level else "reuse"
 
 
-def thumbnail(image: npt.NDArray[np.uint8], cell_px: int) -> npt.NDArray[np.int16]:
-    """Cell means of every channel (area averaging), as int16 so that differences do not wrap."""
+def picture_thumbnail(picture: Picture, cell_px: int) -> npt.NDArray[np.int16] | None:
+    """A frame's thumbnail from its bytes at 1/8 scale where it came encoded (and cells are that coarse), else from
+    its pixels; None if its bytes do not decode."""
+    if isinstance(picture, Frame):
+        if picture.encoded is not None and cell_px >= JPEG_SCALE:
+            small = cv2.imdecode(np.frombuffer(picture.encoded, np.uint8), cv2.IMREAD_REDUCED_COLOR_8)
+            return None if small is None else thumbnail(np.asarray(small, np.uint8), cell_px, scale=JPEG_SCALE)
+        image = picture.image
+        return None if image is None else thumbnail(image, cell_px)
+    return thumbnail(picture, cell_px)
+
+
+def thumbnail(image: npt.NDArray[np.uint8], cell_px: int, *, scale: int = 1) -> npt.NDArray[np.int16]:
+    """Cell means of every channel (area averaging), as int16 so that differences do not wrap; `scale`: the image
+    is the frame shrunk that many times (`cell_px` counts the frame's pixels)."""
     h, w = image.shape[:2]
-    size = (max(1, w // cell_px), max(1, h // cell_px))
+    size = (max(1, w * scale // cell_px), max(1, h * scale // cell_px))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return np.asarray(small, np.int16)

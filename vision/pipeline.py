@@ -10,19 +10,20 @@ gets them (tracks age by time, a standing truck stays tracked) and nothing is re
 reads). The detector is most of the cost per frame, and most frames of a gate camera are unchanged. While a
 camera's picture keeps changing, the detector looks at it at most `max_detect_hz` times a second; the frames in
 between are skipped whole (counted, not tracked, not fused). A front camera whose last look showed a plate with
-reads not yet in agreement is not capped: the tractor's plate is in its view for a few frames only. A slower pace
-for a camera whose last look left nothing to read (`GateConfig.settled_detect_hz`) is there to compare, off by
-default: it split passages (`vision.frame_gate`).
+reads not yet in agreement is not capped: the tractor's plate is in its view for a few frames only. A camera whose
+last look left nothing to read (every truck in view tracked and read, no door) is looked at less often still
+(`GateConfig.settled_detect_hz`, `vision.frame_gate`). A recording's frames come encoded (`Frame.encoded`) and
+only the frames the detector looks at are decoded whole.
 
 OCR only on new or better crops (`ReadMemory`): a plate or number is known by its place on its tracked truck, and
 is not read again once it has read the same text a few times, unless its crop grew. Seals are classified on
 every detected frame: the classifier is a small MLP, cheaper than the bookkeeping would be.
 
 Counters: frames, detected, reused (an unchanged frame), skipped (over the detect rate cap), corrupt (the source
-could not give the frame), rejected (the detector refused it), bad_time (a camera's clock went back), reads made
-and skipped; per-stage milliseconds (detect, track, ocr, seals, fuse); and the latency of each passage,
-wall-clock ms from the moment its vehicle's last frame was taken in to the moment the passage was emitted (with
-`exit_grace_s` of media time between them, by design of the fuser).
+could not give the frame, or its bytes did not decode), rejected (the detector refused it), bad_time (a camera's
+clock went back), reads made and skipped; per-stage milliseconds (detect, track, ocr, seals, fuse); and the latency
+of each passage, wall-clock ms from the moment its vehicle's last frame was taken in to the moment the passage was
+emitted (with `exit_grace_s` of media time between them, by design of the fuser).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class LanePipeline:
         if tracked is None:
             return []
         tracked_dets, ended = tracked
-        image = frame.image
+        image = frame.image if fresh else None  # (a skipped or reused frame is never decoded)
         plates: list[PlateObservation] = []
         containers: list[ContainerObservation] = []
         seals: list[SealObservation] = []
@@ -170,21 +171,22 @@ class LanePipeline:
     def _detect(self, frame: Frame) -> tuple[Detections | None, bool]:
         """The frame's detections (None: the frame is skipped, not looked at), and whether they are new (False:
         reused from an unchanged frame, or none)."""
-        if frame.image is None:
-            self.counters["corrupt"] += 1
-            self.gate.forget(frame.camera)
-            return Detections.empty(), False
+        if not frame.ok:
+            return self._corrupt(frame), False
         last = self._last_detections.get(frame.camera)
         pace = self._pace.get(frame.camera, "steady")
-        decision = "detect" if last is None else self.gate.decide(frame.camera, frame.image, frame.t, pace=pace)
+        decision = "detect" if last is None else self.gate.decide(frame.camera, frame, frame.t, pace=pace)
         if decision == "skip":
             self.counters["skipped"] += 1
             return None, False
         if last is not None and decision == "reuse":
             self.counters["reused"] += 1
             return last, False
+        image = frame.image  # decoded here, if it came encoded
+        if image is None:
+            return self._corrupt(frame), False
         try:
-            detections, _ = self.reader.detector.detect_one(frame.image)
+            detections, _ = self.reader.detector.detect_one(image)
         except ImageError as exc:
             self.counters["rejected"] += 1
             self.gate.forget(frame.camera)
@@ -192,9 +194,17 @@ class LanePipeline:
             log.warning("camera %s frame %d rejected by the detector: %s", frame.camera, frame.index, exc)
             return Detections.empty(), False
         self.counters["detected"] += 1
-        self.gate.detected(frame.camera, frame.image, frame.t)
+        self.gate.detected(frame.camera, frame, frame.t)
         self._last_detections[frame.camera] = detections
         return detections, True
+
+    def _corrupt(self, frame: Frame) -> Detections:
+        """A frame with no picture (its source said why, or its bytes did not decode): counted, looked at anew."""
+        self.counters["corrupt"] += 1
+        self.gate.forget(frame.camera)
+        if frame.encoded is not None:
+            log.warning("camera %s frame %d: %s", frame.camera, frame.index, frame.error)
+        return Detections.empty()
 
     def _track(self, frame: Frame, detections: Detections) -> tuple[Detections, list[EndedTrack]] | None:
         tracker = self._trackers.get(frame.camera)
@@ -245,18 +255,20 @@ class LanePipeline:
     def _paced(self, camera: str, dets: Detections, wanted: np.ndarray | None) -> Pace:
         """The camera's pace after a look (`wanted`: the rows worth reading, None if it read nothing): `reading` for
         a front camera with a plate still to read; `searching` when a settled camera lost a truck (a missed
-        detection after a long gap would end its track); `settled` when every truck it shows has had its plates
-        and numbers read (enough), and no door is in view; else `steady`."""
+        detection after a long gap would end its track); `settled` when every truck it shows is tracked and has had
+        its plates and numbers read (enough), and no door is in view; else `steady`."""
         classes = dets.class_id[wanted] if wanted is not None else np.zeros(0, np.int64)
         if self.views.get(camera) == "front" and (classes == PLATE).any():
             return "reading"
         if not self.config.gate.settled_detect_hz:
-            return "steady"  # no slower pace (the default): nothing more to work out per look
+            return "steady"  # no slower pace: nothing more to work out per look
         if self._trackers[camera].searching and self._pace.get(camera) == "settled":
             return "searching"
         if wanted is None or np.isin(classes, TEXT_CLASSES).any() or np.isin(dets.class_id, DOOR_CLASSES).any():
             return "steady"  # no truck in view (the next one may be coming), something to read, or a door
-        trucks = dets.tracker_id[(dets.class_id == self.config.fusion.vehicle_class) & (dets.tracker_id >= 0)]
+        trucks = dets.tracker_id[dets.class_id == self.config.fusion.vehicle_class]
+        if (trucks < 0).any():
+            return "steady"  # a truck not tracked yet (just come into view): sparse looks would not confirm its track
         if not set(trucks.tolist()) <= self.memory.tracks_read(camera):
             return "steady"  # a truck it has read nothing of yet: its plate or number may be coming into view
         return "settled"

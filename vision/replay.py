@@ -134,7 +134,7 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
     emitted: list[VehiclePassage] = []
     epoch: float | None = None
     last_t = float("-inf")
-    frames = 0
+    frames = undecodable = 0
     started = time.monotonic()
     try:
         for frame in merged_frames(sources):
@@ -147,6 +147,7 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
                 dropped += 1
                 continue
             emitted.extend(lane.process(frame))
+            undecodable += frame.error is not None and frame.encoded is not None  # (found when it was decoded)
         emitted.extend(lane.flush())
     finally:
         for source in sources:
@@ -164,7 +165,8 @@ def replay(recording_dir: str | Path, *, realtime: bool = False, max_frames: int
         plate_accuracy_readable=share(readable(plates, plate_hidden(truth))),
         container_accuracy_readable=share(readable(numbers, number_hidden(truth))),
         plates_hidden=sum(plate_hidden(truth)), containers_hidden=sum(number_hidden(truth)),
-        frames=frames, corrupt_frames=sum(s.stats.corrupt + s.stats.missing for s in sources), wall_s=wall,
+        frames=frames, corrupt_frames=undecodable + sum(s.stats.corrupt + s.stats.missing for s in sources),
+        wall_s=wall,
         fps=frames / wall if wall > 0 else 0.0, latency_ms=_percentiles(lane.latencies_ms),
         stage_ms=lane.stage_means_ms(), counters={**lane.counters, "replay_dropped": dropped},
         passages=tuple(emitted),

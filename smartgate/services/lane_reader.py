@@ -14,7 +14,6 @@ played (so a passage's times say when the truck was seen, and its latency can be
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import logging
 import threading
@@ -142,7 +141,7 @@ class CameraPlayer:
                 if self.halt.is_set():
                     return None
                 _count(self.counts[camera.id], frame)
-                self.mailbox.put(dataclasses.replace(frame, camera=camera.id, t=t, ts_utc=now_utc()))
+                self.mailbox.put(frame.moved(camera=camera.id, t=t, ts_utc=now_utc()))
                 last_t = t
         finally:
             for source in sources:

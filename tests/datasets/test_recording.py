@@ -292,6 +292,35 @@ def test_source_reports_truncated_and_wrong_size_frames(tmp_path: Path) -> None:
     assert (source.stats.frames, source.stats.corrupt, source.stats.missing) == (3, 2, 0)
 
 
+def broken_scan(data: bytes) -> bytes:
+    """JPEG bytes whose header, size and end marker are intact but whose start-of-scan header is not."""
+    scan = data.index(b"\xff\xda")
+    return data[: scan + 2] + b"\x00\x01" + data[scan + 4 :]
+
+
+def test_a_frame_file_is_decoded_only_when_its_pixels_are_used(tmp_path: Path) -> None:
+    """The source checks each file and hands it over encoded: a consumer that never asks for the pixels (a frame
+    the pipeline skips) costs no decode. Bytes the decoder refuses make it an error frame when they are asked for."""
+    write_recording(tmp_path)
+    folder = tmp_path / "cameras" / "front"
+    (folder / "000002.jpg").write_bytes(broken_scan((folder / "000002.jpg").read_bytes()))
+    source = RecordingSource(tmp_path, "front")
+    frames = list(source)
+    assert all(f.ok and f.encoded is not None and "encoded" in repr(f) for f in frames)
+    assert (source.stats.frames, source.stats.corrupt) == (5, 0)
+    first = frames[0].image
+    assert first is not None
+    assert first.shape == (H, W, 3)
+    assert frames[0].image is first  # decoded once
+    assert frames[2].image is None
+    assert not frames[2].ok
+    assert frames[2].error is not None
+    assert "corrupt image data" in frames[2].error
+    moved = frames[1].moved(camera="in-1-front", t=9.0, ts_utc=T0 + 9.0)
+    assert (moved.camera, moved.index, moved.t, moved.encoded) == ("in-1-front", 1, 9.0, frames[1].encoded)
+    assert brightness(moved) == brightness(frames[1])
+
+
 def test_source_reports_every_frame_of_a_missing_video(tmp_path: Path) -> None:
     write_recording(tmp_path, "video")
     (tmp_path / "cameras" / "front.avi").unlink()

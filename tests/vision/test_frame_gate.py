@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from vision.frame_gate import FrameGate, GateConfig, thumbnail
+from datasets.sources import Frame
+from vision.frame_gate import FrameGate, GateConfig, picture_thumbnail, thumbnail
 
 H, W = 720, 1280
 
@@ -95,7 +97,7 @@ def test_a_camera_with_nothing_left_to_read_is_looked_at_less_often() -> None:
         off = FrameGate(GateConfig(max_detect_hz=3.0, settled_detect_hz=loose))
         off.detected("side", scene(), 0.0)
         assert [off.decide("side", moved, t, pace="settled") for t in (0.25, 0.34)] == ["skip", "detect"]
-    assert GateConfig(max_detect_hz=3.0).min_interval_s("searching") == pytest.approx(1 / 3.0)  # off: no gap
+    assert GateConfig(max_detect_hz=3.0, settled_detect_hz=0.0).min_interval_s("searching") == pytest.approx(1 / 3.0)
     assert GateConfig(max_detect_hz=0.0, settled_detect_hz=1.5).min_interval_s("settled") == pytest.approx(1 / 1.5)
     with pytest.raises(ValueError, match="settled_detect_hz"):
         GateConfig(settled_detect_hz=-1.0)
@@ -124,6 +126,38 @@ def test_a_frame_of_another_size_is_detected_and_disabled_gate_always_detects() 
     off = FrameGate(GateConfig(enabled=False))
     off.detected("front", scene(), 0.0)
     assert off.decide("front", scene(), 0.5) == "detect"
+
+
+def encoded(image: np.ndarray, index: int = 0) -> Frame:
+    """A frame as a recording hands it over: JPEG bytes, not decoded."""
+    return Frame("front", index, 0.25 * index, 0.25 * index, None, encoded=cv2.imencode(".jpg", image)[1].tobytes())
+
+
+def test_an_encoded_frame_is_judged_from_a_small_decode_and_not_decoded_whole() -> None:
+    """A frame that came as JPEG bytes gets its thumbnail from a 1/8-scale decode: within a few grey levels of
+    the full picture's (the block means JPEG keeps), and its full pixels are never made for a reuse or a skip."""
+    noisy = scene(1, 7.0)
+    noisy[600:640, 100:140] = 220
+    small = picture_thumbnail(encoded(noisy), 16)
+    assert small is not None
+    assert small.shape == thumbnail(noisy, 16).shape == (45, 80, 3)
+    assert int(np.abs(small - thumbnail(noisy, 16)).max()) <= 6
+    gate = FrameGate(GateConfig(max_detect_hz=3.0))
+    first = encoded(scene(1, 3.0))
+    gate.detected("front", first, 0.0)
+    moved = scene(2, 3.0)
+    moved[600:640, 100:140] = 220
+    frames = [encoded(scene(seed, 3.0), seed) for seed in (3, 4, 5)] + [encoded(moved, 6), encoded(moved, 7)]
+    decisions = []
+    for f in frames:
+        decisions.append(gate.decide("front", f, f.t))
+        if decisions[-1] == "detect":
+            gate.detected("front", f, f.t)  # (its thumbnail from `decide`, not made again)
+    assert decisions == ["reuse", "reuse", "reuse", "detect", "skip"]
+    assert all("encoded" in repr(f) for f in [first, *frames])  # judged without decoding a single one
+    broken = Frame("front", 9, 3.0, 3.0, None, encoded=b"\xff\xd8 not a picture \xff\xd9")
+    assert picture_thumbnail(broken, 16) is None
+    assert gate.decide("front", broken, 3.0) == "detect"  # the detector's decode then says what is wrong
 
 
 def test_thumbnail_is_cell_means_without_wraparound() -> None:

@@ -8,16 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bus.codec import decode, encode
+from datasets import sources
 from datasets.recording import Recording
 from datasets.sources import Frame, RecordingSource
 from datasets.synth import generate
+from vision.detections import Detections, class_index
 from vision.frame_gate import GateConfig
 from vision.pipeline import LanePipeline, PipelineConfig, _plate
 from vision.reader import ImageReader, PlateResult
 from vision.replay import ReplayReport, replay
+from vision.tracking.byte_tracker import ByteTracker
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMERAS = ("rear", "side_left")
@@ -174,6 +178,39 @@ def test_a_standing_truck_is_detected_once_and_stays_tracked(recording: Path, re
     assert pipeline.counters["reads"] >= reads
 
 
+def test_frames_the_detector_does_not_look_at_are_never_decoded(recording: Path, reader: ImageReader,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recording's frames come encoded; the pipeline decodes only those it runs the detector on (a skipped frame
+    needs its time, a reused one a 1/8-scale thumbnail). A frame whose bytes do not decode is counted, not fatal."""
+    decoded: list[str] = []
+    real = sources._decoded
+
+    def counted(data: bytes, name: str) -> np.ndarray:
+        decoded.append(name)
+        return real(data, name)
+
+    monkeypatch.setattr(sources, "_decoded", counted)
+    meta = Recording.open(recording).meta
+    pipeline = LanePipeline(meta.lane_id, meta.direction, reader)
+    source = RecordingSource(recording, "rear")
+    frames = list(source)[:40]
+    source.close()
+    for frame in frames:
+        pipeline.process(frame)
+    counters = pipeline.counters
+    assert counters["skipped"] + counters["reused"] > 0
+    assert len(decoded) == counters["detected"] < len(frames)
+    last = frames[-1]
+    assert last.encoded is not None
+    scan = last.encoded.index(b"\xff\xda")
+    broken = Frame("rear", last.index + 1, last.t + 5.0, last.ts_utc + 5.0, None,
+                   encoded=last.encoded[: scan + 2] + b"\x00\x01" + last.encoded[scan + 4 :])
+    assert pipeline.process(broken) == []
+    assert counters["corrupt"] == 1
+    assert broken.error is not None
+    assert "corrupt image data" in broken.error
+
+
 @pytest.fixture(scope="module")
 def front_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth") / "front"
@@ -185,7 +222,7 @@ def test_a_front_camera_reading_an_unsettled_plate_looks_at_every_frame(front_re
                                                                         reader: ImageReader) -> None:
     """At 4 frames/s the 3 Hz cap skips every second changed frame. A front camera whose plate has not read the same
     twice is not capped: more frames looked at, more plate reads. The same camera declared a side camera is capped,
-    as is a front camera with the rule off."""
+    as is a front camera with the rule off. (The slower pace of a settled camera is off here: it has its own test.)"""
     def run(view: str, gate: GateConfig) -> dict[str, int]:
         meta = Recording.open(front_recording).meta
         pipeline = LanePipeline(meta.lane_id, meta.direction, reader, config=PipelineConfig(gate=gate),
@@ -196,9 +233,9 @@ def test_a_front_camera_reading_an_unsettled_plate_looks_at_every_frame(front_re
         source.close()
         return pipeline.counters
 
-    capped = run("front", GateConfig(max_detect_hz=3.0, cap_while_reading=True))
-    reading = run("front", GateConfig(max_detect_hz=3.0))
-    side = run("side_left", GateConfig(max_detect_hz=3.0))
+    capped = run("front", GateConfig(max_detect_hz=3.0, cap_while_reading=True, settled_detect_hz=0.0))
+    reading = run("front", GateConfig(max_detect_hz=3.0, settled_detect_hz=0.0))
+    side = run("side_left", GateConfig(max_detect_hz=3.0, settled_detect_hz=0.0))
     assert capped["skipped"] > 0
     assert reading["skipped"] < capped["skipped"]
     assert reading["detected"] > capped["detected"]
@@ -225,6 +262,26 @@ def test_a_camera_with_nothing_left_to_read_is_looked_at_less_often(front_record
     assert slower["skipped"] > steady["skipped"]
     assert slower_plates == steady_plates
     assert any(slower_plates)
+
+
+def test_a_truck_not_yet_tracked_keeps_a_settled_camera_looking_often(reader: ImageReader) -> None:
+    """A rear camera whose truck has been read may slow down; a second vehicle box with no confirmed track (a truck
+    just come into view) keeps the steady pace: looks 0.67 s apart did not confirm its track, the truck's rear came
+    back as a new track, and its passage split (seed 9407, truck 9)."""
+    pipeline = LanePipeline("in-1", "in", reader, views={"rear": "rear"},
+                            config=PipelineConfig(gate=GateConfig(settled_detect_hz=1.5)))
+    pipeline._trackers["rear"] = ByteTracker()
+    read = Detections.from_arrays([[100, 100, 700, 700], [300, 500, 420, 540]],
+                                  class_id=[class_index("vehicle"), class_index("plate")], tracker_id=[7, -1])
+    keys = pipeline.memory.keys("rear", read)
+    pipeline.memory.remember(keys, read, {1: ("51R-123.45", True)})
+    assert pipeline.memory.tracks_read("rear") == {7}
+    nothing_to_read = np.zeros(1, bool)
+    tracked = Detections.from_arrays([[100, 100, 700, 700]], class_id=class_index("vehicle"), tracker_id=[7])
+    assert pipeline._paced("rear", tracked, nothing_to_read) == "settled"
+    coming = Detections.from_arrays([[100, 100, 700, 700], [800, 300, 1200, 700]], class_id=class_index("vehicle"),
+                                    tracker_id=[7, -1])
+    assert pipeline._paced("rear", coming, np.zeros(2, bool)) == "steady"
 
 
 def test_reads_of_a_rear_camera_are_hinted_to_the_rear_box(reader: ImageReader) -> None:
