@@ -5,9 +5,9 @@ Every source is an iterable of `Frame` with `close()`, a context manager and `st
 `image` is None and whose `error` says why, and it is counted in `stats`. Only a source that cannot be opened at
 all (a missing path, an unreadable recording, a bad spec) raises `SourceError`, and it does so at open time.
 
-Invariant: ``stats.frames + stats.corrupt + stats.missing`` equals the number of frames yielded. A recording hands
-its frames over encoded (`Frame`); one whose checked bytes the decoder refuses later is counted by whoever decodes
-it (the lane pipeline's `corrupt`, the replay report's `corrupt_frames`).
+Invariant: ``stats.frames + stats.corrupt + stats.missing`` equals the number of frames yielded. A recording or an
+image folder hands its frames over encoded (`Frame`); one whose checked bytes the decoder refuses later is counted
+by whoever decodes it (the lane pipeline's `corrupt`, the replay report's `corrupt_frames`).
 """
 
 from __future__ import annotations
@@ -433,7 +433,8 @@ class VideoFileSource(BaseSource):
 
 
 class ImageFolderSource(BaseSource):
-    """The JPEG/PNG files of a folder in name order, played at `fps`; bad files become error frames."""
+    """The JPEG/PNG files of a folder in name order, played at `fps`; bad files become error frames. Frames come
+    encoded, as a recording's do (`Frame`)."""
 
     def __init__(self, path: str | Path, camera: str, fps: float, *, max_bytes: int = MAX_IMAGE_BYTES,
                  max_pixels: int = MAX_IMAGE_PIXELS) -> None:
@@ -455,11 +456,11 @@ class ImageFolderSource(BaseSource):
                 return
             t = index / self.fps
             try:
-                image = read_image_file(file, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+                data, _size = read_image_bytes(file, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
             except ImageFileError as exc:
                 yield self._bad(index, t, self._epoch_utc + t, str(exc), missing=exc.missing)
                 continue
-            yield self._good(index, t, self._epoch_utc + t, image)
+            yield self._good(index, t, self._epoch_utc + t, None, encoded=data)
 
 
 # --- opening a source from the site configuration ------------------------------------------------------------------

@@ -40,8 +40,9 @@ The caller sets each camera's pace from what its last look showed (`Pace`):
 
 A frame that came as JPEG bytes (`Frame.encoded`: a recording's frames) is not decoded to be judged: a `skip`
 needs only its time, and its thumbnail comes from a 1/8-scale decode, which keeps only the mean of each 8x8 block
-(about a quarter of a full decode's cost). Every frame of such a camera, the detected ones too, gives its thumbnail
-that way, so thumbnails are always compared with thumbnails made alike.
+(1.3 ms against 2.8 ms for the whole 1280x720 frame, in the pipeline on the 2-core VM). Every frame of such a
+camera, the detected ones too, gives its thumbnail that way, so thumbnails are always compared with thumbnails made
+alike.
 """
 
 from __future__ import annotations

@@ -125,6 +125,7 @@ def test_image_folder_reports_bad_files_and_goes_on(tmp_path: Path) -> None:
     frames = list(source)
     assert [f.index for f in frames] == list(range(11))
     assert [f.ok for f in frames] == [True, False, True, False, True, False, False, True, False, True, False]
+    assert all("encoded" in repr(f) for f in frames if f.ok)  # checked, handed over, decoded when asked
     assert [brightness(f) for f in frames if f.ok] == pytest.approx([10, 30, 50, 70, 90], abs=2)
     assert [f.t for f in frames] == pytest.approx([i / 5.0 for i in range(11)])
     errors = {f.index: f.error or "" for f in frames if not f.ok}
