@@ -296,6 +296,38 @@ def test_a_truck_entering_where_the_one_before_did_not_leave_is_a_new_passage() 
     assert len(published) == 2
 
 
+def tractor_then_trailer(trailer_x0: float) -> list[VehiclePassage]:
+    """A right-side camera: the tractor (track 1) drives across the image, left to right, from 0 to 2 s; at 1.5 s
+    a second vehicle box comes into view behind it (track 2, its left edge at 0, its right edge at `trailer_x0` +
+    its width), while track 1 is still live."""
+    fuser = PassageFuser("in-1", "in")
+    published: list[VehiclePassage] = []
+    for k in range(13):
+        t = k * 0.25
+        boxes, ids, reads = [], [], {}
+        if t <= 2.0:
+            x = 100.0 + 400.0 * t
+            boxes.append((x, 100.0, x + 300.0, 600.0))
+            ids.append(1)
+            reads = {"plates": [plate("11A-111.11", 0.9)]}
+        if t >= 1.5:
+            boxes.append((0.0, 120.0, trailer_x0 + 150.0 * (t - 1.5), 620.0))
+            ids.append(2)
+        ended = [EndedTrack(1, VEHICLE, 0.0, 2.0, 9, boxes[0], "lost")] if t == 2.25 else []
+        vehicles = Detections.from_arrays(boxes, [0.9] * len(boxes), VEHICLE, tracker_id=ids) if boxes else (
+            Detections.empty())
+        published += fuser.update(CameraFrame(camera="side_right", frame=k, t_s=t, ts_utc=1.7e9 + t,
+                                              vehicles=vehicles, ended=ended, **reads))
+    return published + fuser.flush()
+
+
+def test_a_trailer_coming_into_a_side_view_behind_its_tractor_joins_its_passage() -> None:
+    """At 1.5 s the tractor's box spans 700-1000 px; a trailer box reaching 720 px overlaps it from behind: the
+    same truck, one passage. A box that ends at 500 px, 200 px behind, is a truck queued behind: its own passage."""
+    assert len(tractor_then_trailer(trailer_x0=720.0)) == 1
+    assert len(tractor_then_trailer(trailer_x0=500.0)) == 2
+
+
 def with_a_moment_of_a_second_box(second_reads: dict[str, list[object]]) -> tuple[list[VehiclePassage], PassageFuser]:
     """The front camera tracks a truck for 4 s (track 1); at 1.5 s a second box of it (track 2, elsewhere in the
     image) is tracked for one frame with `second_reads`, and lost."""

@@ -9,7 +9,9 @@ Association, and its limits:
   by the front, side and rear cameras is one passage, and the next truck entering the front camera while the
   first is still in the rear one is a new passage (it enters far from where the first left). Limit: a camera that
   never tracks truck A will give truck B's track to A's passage if A is still open; a truck lost on one camera for
-  longer than `rejoin_s` splits the passage.
+  longer than `rejoin_s` splits the passage. Before all that, a new track whose box overlaps, from behind, the box
+  of a live track moving across the same camera joins that track's passage: a side camera sees a tractor and its
+  trailer as two vehicle boxes at once (a right-side camera split passages so, `benchmarks/RESULTS.md`).
 * A read whose box lies inside a tracked vehicle box of the same frame belongs to that vehicle's passage. A read
   with no vehicle around it (a rear or top camera whose vehicle box is not tracked, a plate seen before the track
   is confirmed) goes by time: to an open passage with a live track on that camera, else to the oldest open passage
@@ -183,7 +185,7 @@ class PassageFuser:
         self._now = max(self._now, frame.t_s)
         vehicles = frame.vehicles[(frame.vehicles.class_id == self.config.vehicle_class)
                                   & (frame.vehicles.tracker_id >= 0)]
-        owners = [self._sighted(frame, int(tid), box)
+        owners = [self._sighted(frame, int(tid), box, vehicles)
                   for tid, box in zip(vehicles.tracker_id, vehicles.xyxy, strict=True)]
         for ended in frame.ended:
             self._track_ended((frame.camera, ended.track_id), frame.t_s,
@@ -201,11 +203,12 @@ class PassageFuser:
 
     # -- passages --------------------------------------------------------------------------------------------------
 
-    def _sighted(self, frame: CameraFrame, track_id: int, box: np.ndarray) -> _Open:
+    def _sighted(self, frame: CameraFrame, track_id: int, box: np.ndarray, vehicles: Detections) -> _Open:
         key = (frame.camera, track_id)
         passage = self._owner.get(key)
         if passage is None:
-            passage = next((p for p in self._open if frame.camera not in p.cameras), None)
+            passage = self._coupled(frame, box, vehicles)
+            passage = passage or next((p for p in self._open if frame.camera not in p.cameras), None)
             passage = passage or self._rejoined(frame, box) or self._new_passage(frame)
             self._owner[key] = passage
             passage.cameras.add(frame.camera)
@@ -230,6 +233,24 @@ class PassageFuser:
             else:
                 self.counters["reads_dropped"] += 1
         return passage
+
+    def _coupled(self, frame: CameraFrame, box: np.ndarray, vehicles: Detections) -> _Open | None:
+        """The open passage of a live track on this camera, moving across the image, whose box in this frame the new
+        box overlaps from behind: one truck seen as two vehicle boxes (a side view of the tractor and, coming into
+        view after it, its trailer). A truck queued behind is metres away, not overlapping."""
+        for track_id, other in zip(vehicles.tracker_id, vehicles.xyxy, strict=True):
+            key = (frame.camera, int(track_id))
+            owner = self._owner.get(key)
+            start = owner.starts.get(key) if owner is not None else None
+            if owner is None or start is None:
+                continue
+            dx, dy = _centre(other) - start
+            if abs(dx) < self.config.motion_px or abs(dx) < abs(dy):
+                continue  # not moving across this camera: no behind to tell
+            overlaps = min(box[2], other[2]) > max(box[0], other[0]) and min(box[3], other[3]) > max(box[1], other[1])
+            if overlaps and np.sign(dx) * (_centre(box)[0] - _centre(other)[0]) < 0:
+                return owner
+        return None
 
     def _rejoined(self, frame: CameraFrame, box: np.ndarray) -> _Open | None:
         """The open passage whose lost track on this camera the new track continues, if any (oldest first)."""
