@@ -304,12 +304,12 @@ def tractor_then_trailer(trailer_x0: float) -> list[VehiclePassage]:
     published: list[VehiclePassage] = []
     for k in range(13):
         t = k * 0.25
-        boxes, ids, reads = [], [], {}
+        boxes, ids, plates = [], [], []
         if t <= 2.0:
             x = 100.0 + 400.0 * t
             boxes.append((x, 100.0, x + 300.0, 600.0))
             ids.append(1)
-            reads = {"plates": [plate("11A-111.11", 0.9)]}
+            plates = [plate("11A-111.11", 0.9)]
         if t >= 1.5:
             boxes.append((0.0, 120.0, trailer_x0 + 150.0 * (t - 1.5), 620.0))
             ids.append(2)
@@ -317,7 +317,7 @@ def tractor_then_trailer(trailer_x0: float) -> list[VehiclePassage]:
         vehicles = Detections.from_arrays(boxes, [0.9] * len(boxes), VEHICLE, tracker_id=ids) if boxes else (
             Detections.empty())
         published += fuser.update(CameraFrame(camera="side_right", frame=k, t_s=t, ts_utc=1.7e9 + t,
-                                              vehicles=vehicles, ended=ended, **reads))
+                                              vehicles=vehicles, ended=ended, plates=plates))
     return published + fuser.flush()
 
 
