@@ -1,8 +1,8 @@
 """Frame decoding rate at 960x540: a recording stored as JPEG frames against one stored as an MJPG video.
 
-Each round reads a whole 30-frame clip through its source (open, read, validate, decode every frame, close: a
-recording hands its frames over encoded, and `Frame.image` decodes them), so the figure is
-what a lane pipeline replaying a recording gets; `frames_per_s` is the clip length over the median round.
+Each round reads a whole 30-frame clip through its source and decodes every frame (open, read, validate, decode,
+close; a recording hands its frames over encoded and `Frame.image` decodes them), so the figure is what a lane
+pipeline that looks at every frame gets; `frames_per_s` is the clip length over the median round.
 """
 
 from __future__ import annotations

@@ -241,16 +241,22 @@ class PassageFuser:
         for track_id, other in zip(vehicles.tracker_id, vehicles.xyxy, strict=True):
             key = (frame.camera, int(track_id))
             owner = self._owner.get(key)
-            start = owner.starts.get(key) if owner is not None else None
-            if owner is None or start is None:
-                continue
-            dx, dy = _centre(other) - start
-            if abs(dx) < self.config.motion_px or abs(dx) < abs(dy):
+            way = self._across(owner, key, other) if owner is not None else 0.0
+            if not way:
                 continue  # not moving across this camera: no behind to tell
-            overlaps = min(box[2], other[2]) > max(box[0], other[0]) and min(box[3], other[3]) > max(box[1], other[1])
-            if overlaps and np.sign(dx) * (_centre(box)[0] - _centre(other)[0]) < 0:
+            overlaps = box_iou(np.asarray([box], np.float32), np.asarray([other], np.float32))[0, 0] > 0
+            if overlaps and way * (_centre(box)[0] - _centre(other)[0]) < 0:
                 return owner
         return None
+
+    def _across(self, passage: _Open, key: TrackKey, box: np.ndarray) -> float:
+        """+1 or -1, the way a track of `passage` moves across its camera's image since it began (at least
+        `motion_px`, more sideways than up or down); 0 if it does not (a front or rear camera, or not moved yet)."""
+        start = passage.starts.get(key)
+        if start is None:
+            return 0.0
+        dx, dy = _centre(box) - start
+        return float(np.sign(dx)) if abs(dx) >= self.config.motion_px and abs(dx) >= abs(dy) else 0.0
 
     def _rejoined(self, frame: CameraFrame, box: np.ndarray) -> _Open | None:
         """The open passage whose lost track on this camera the new track continues, if any (oldest first)."""
@@ -338,13 +344,10 @@ class PassageFuser:
             owner = owners[int(j)]
             owner.evidence.saw_two_boxes()
             pair = rows[inside[:, j]]
-            start = owner.starts.get((frame.camera, int(vehicles.tracker_id[j])))
-            if len(pair) != 2 or start is None:
-                continue
-            dx, dy = _centre(vehicles.xyxy[j]) - start
-            if abs(dx) < self.config.motion_px or abs(dx) < abs(dy):
+            way = self._across(owner, (frame.camera, int(vehicles.tracker_id[j])), vehicles.xyxy[j])
+            if len(pair) != 2 or not way:
                 continue  # not moving across this camera (a front or rear camera): no side to tell
-            ahead = np.sign(dx) * _centre(frame.vehicles.xyxy[pair])[:, 0]
+            ahead = way * _centre(frame.vehicles.xyxy[pair])[:, 0]
             front = int(np.argmax(ahead))
             places[int(pair[front])], places[int(pair[1 - front])] = "front", "rear"
         return places
