@@ -381,12 +381,30 @@ def test_a_moment_of_a_second_box_after_its_truck_was_published_is_dropped() -> 
 
 @pytest.mark.parametrize("reads", [
     {"plates": [replace(plate("22B-222.22", 0.9), box=(750.0, 600.0, 820.0, 630.0))]},
-    {"seals": [SealObservation(state="absent", confidence=0.9, box=(710.0, 410.0, 720.0, 430.0))]},
-], ids=["another-plate", "a-seal"])
+    {"containers": [ContainerObservation(number=number("MSCU123456"), confidence=0.9, box=(710.0, 410.0, 890.0, 440.0))]},
+], ids=["another-plate", "a-container-number"])
 def test_a_short_passage_that_read_something_of_its_own_is_published(reads: dict[str, list[object]]) -> None:
     published, fuser = with_a_moment_of_a_second_box(reads)
     assert len(published) == 2
     assert fuser.counters["fragments_joined"] == 0
+
+
+def test_a_moment_of_a_second_box_that_misread_a_plate_joins_its_truck() -> None:
+    """A side camera's glimpse of a plate reads `K1912挂`, a text that fits no plate format: a misread, not a
+    second truck (seed 9406 with five cameras published three such phantoms)."""
+    published, fuser = with_a_moment_of_a_second_box(
+        {"plates": [PlateObservation(text="K1912挂", confidence=0.9, box=(750.0, 600.0, 820.0, 630.0))]})
+    assert len(published) == 1
+    assert fuser.counters["fragments_joined"] == 1
+    assert published[0].plates[0].text == "11A-111.11"
+
+
+def test_a_moment_of_a_second_box_that_read_a_door_seal_gives_its_truck_that_read() -> None:
+    published, fuser = with_a_moment_of_a_second_box(
+        {"seals": [SealObservation(state="absent", confidence=0.9, box=(710.0, 410.0, 720.0, 430.0))]})
+    assert len(published) == 1
+    assert fuser.counters["fragments_joined"] == 1
+    assert [seal.state for seal in published[0].seals] == ["absent"]
 
 
 def with_a_trailer_tracked_apart(trailer_reads: dict[str, list[object]], start: float = 2.0,

@@ -19,10 +19,11 @@ Association, and its limits:
   it waits up to `pre_window_s` for a passage to open. Limit: with two trucks in the lane at once, a read that no
   vehicle box covers is given to the older truck.
 * A passage of a few frames (`fragment_frames`) that lies in time inside a longer one and read nothing that one did
-  not read (a second box on one camera for a moment) joins it instead of being published: a phantom passage
-  would hold the barrier behind the truck. If that passage was published already, the fragment adds nothing to
-  it and is dropped (counted). Limit: a truck the detector saw in only that many frames, while
-  another truck was in the lane, with no read of its own, is taken as part of the other.
+  not read (a second box on one camera for a moment; a plate that fits no format, read in so few frames, counts as
+  nothing) joins it instead of being published: a phantom passage would hold the barrier behind the truck. If that
+  passage was published already, the fragment adds nothing to it and is dropped (counted), unless it read a
+  door's seal. Limit: a truck the detector saw in only that many frames, while another truck was in the lane, with
+  no read of its own, is taken as part of the other.
 * A longer passage that lies wholly inside an open one's sightings, with far fewer frames, and would publish no
   plate or number that one did not read (a trailer tracked apart from its tractor when frames are dropped) joins
   it with its door reads (`piece_share`). Limit: a second truck wholly inside the first one's time in the lane,
@@ -289,15 +290,15 @@ class PassageFuser:
                 del self._owner[key]
         for part in list(done):
             short = len(part.frames) <= cfg.fragment_frames
-            if short and part.evidence.has_seal_reads():  # a door's seal seen for a moment is news
-                continue
-            texts = (part.evidence.texts(cfg.rules.min_evidence) if short
+            texts = (part.evidence.claims(cfg.rules.min_evidence) if short
                      else part.evidence.published_texts() | part.evidence.door_numbers())
             host = next((p for p in [*self._open, *done] if p is not part and self._part_of(_Span.of(p), part, texts)),
                         None)
             if host is not None:
                 done.remove(part)
                 self._join(part, host, "fragments_joined" if short else "pieces_joined")
+            elif short and part.evidence.has_seal_reads():
+                continue  # a door's seal seen for a moment is news: kept, not dropped, when its truck has left
             elif short and (sent := next((s for s in self._published if self._part_of(s, part, texts)), None)):
                 done.remove(part)  # it read nothing its passage did not publish already
                 self.counters["fragments_dropped"] += 1

@@ -131,6 +131,14 @@ class PassageEvidence:
         ballots = (self.numbers, *self.plates_by_role.values())
         return {value for ballot in ballots for value, c in ballot.candidates.items() if c.evidence >= min_evidence}
 
+    def claims(self, min_evidence: float) -> set[str]:
+        """What a glimpse of a few frames read that would make it another truck: container numbers, and plates of a
+        known format, each with at least `min_evidence`. A plate that fits no format, seen that briefly, is a misread
+        (a side camera's look at a rear plate: `K1912挂` for `桂K·4912挂`), not news."""
+        plates = {value for ballot in self.plates_by_role.values() for value, c in ballot.candidates.items()
+                  if c.evidence >= min_evidence and _plate_format(c) in ("vn", "cn")}
+        return plates | {value for value, c in self.numbers.candidates.items() if c.evidence >= min_evidence}
+
     def published_texts(self) -> set[str]:
         """The plates and container numbers that fusion would publish now."""
         return ({p.text for p in self.plates(_no_refs)}
