@@ -359,7 +359,9 @@ def test_a_moment_of_a_second_box_on_a_truck_joins_its_passage() -> None:
     assert len(weak) == 1
 
 
-def test_a_moment_of_a_second_box_after_its_truck_was_published_is_dropped() -> None:
+def after_its_truck_was_published(second_reads: dict[str, list[object]]) -> tuple[list[VehiclePassage], PassageFuser]:
+    """The front camera tracks a truck for 2 s; in its last frame a second box (track 2) reads `second_reads` and
+    is lost half a second after the truck: it is done after the truck's passage was published."""
     fuser = PassageFuser("in-1", "in")
     published: list[VehiclePassage] = []
     second_box = (700.0, 400.0, 900.0, 700.0)
@@ -368,20 +370,33 @@ def test_a_moment_of_a_second_box_after_its_truck_was_published_is_dropped() -> 
         if t <= 2.0:
             published += fuser.update(sighting("front", t, 1, reads={"plates": [plate("11A-111.11", 0.9)]}))
         if t == 2.0:
-            published += fuser.update(sighting("front", t, 2, box=second_box))
+            published += fuser.update(sighting("front", t, 2, box=second_box, reads=second_reads))
         ended = [EndedTrack(1, VEHICLE, 0.0, 2.0, 9, TRUCK_BOX, "lost")] if t == 2.25 else []
         ended += [EndedTrack(2, VEHICLE, 2.0, 2.0, 1, second_box, "lost")] if t == 2.75 else []
         published += fuser.update(CameraFrame(camera="front", frame=100 + k, t_s=t + 0.01, ts_utc=1.7e9 + t,
                                               ended=ended))
-    published += fuser.flush()
+    return published + fuser.flush(), fuser
+
+
+def test_a_moment_of_a_second_box_after_its_truck_was_published_is_dropped() -> None:
+    published, fuser = after_its_truck_was_published({})
     assert [p.plates[0].text for p in published] == ["11A-111.11"]
     assert fuser.counters["fragments_dropped"] == 1
     assert fuser.counters["fragments_joined"] == 0
 
 
+def test_a_door_seal_read_after_its_truck_was_published_is_kept() -> None:
+    """Its truck's passage can take no more reads; an `absent` seal must still reach the officer."""
+    published, fuser = after_its_truck_was_published(
+        {"seals": [SealObservation(state="absent", confidence=0.9, box=(710.0, 410.0, 720.0, 430.0))]})
+    assert [[seal.state for seal in p.seals] for p in published] == [[], ["absent"]]
+    assert fuser.counters["fragments_dropped"] == 0
+
+
 @pytest.mark.parametrize("reads", [
     {"plates": [replace(plate("22B-222.22", 0.9), box=(750.0, 600.0, 820.0, 630.0))]},
-    {"containers": [ContainerObservation(number=number("MSCU123456"), confidence=0.9, box=(710.0, 410.0, 890.0, 440.0))]},
+    {"containers": [ContainerObservation(number=number("MSCU123456"), confidence=0.9,
+                                         box=(710.0, 410.0, 890.0, 440.0))]},
 ], ids=["another-plate", "a-container-number"])
 def test_a_short_passage_that_read_something_of_its_own_is_published(reads: dict[str, list[object]]) -> None:
     published, fuser = with_a_moment_of_a_second_box(reads)
