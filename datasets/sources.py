@@ -53,10 +53,11 @@ class Frame:
     `t` is seconds from the source's start: media time for recordings, videos and image folders, monotonic time
     since open for live streams. `ts_utc` is the UTC capture time in seconds since the epoch.
 
-    A recording's frame comes *encoded* (its checked JPEG or PNG bytes in `encoded`) and is decoded on the first
-    use of `image`: the lane pipeline skips or reuses most frames without looking at their pixels, and decoding a
-    1280x720 JPEG (about 3 ms here) costs more than all its other work on such a frame. Bytes that passed the
-    source's checks but that the decoder refuses make it an error frame then (`image` None, `error` set).
+    A recording's, an image folder's or an MJPEG stream's frame comes *encoded* (its checked JPEG or PNG bytes in
+    `encoded`) and is decoded on the first use of `image`: the lane pipeline skips or reuses most frames without
+    looking at their pixels, and decoding a 1280x720 JPEG (about 3 ms here) costs more than all its other work on
+    such a frame. Bytes that passed the source's checks but that the decoder refuses make it an error frame then
+    (`image` None, `error` set).
     """
 
     __slots__ = ("_encoded", "_image", "camera", "error", "index", "t", "ts_utc")
@@ -83,7 +84,7 @@ class Frame:
 
     @property
     def encoded(self) -> bytes | None:
-        """The JPEG or PNG bytes the frame came as (None for a decoded source: a video, a live stream)."""
+        """The JPEG or PNG bytes the frame came as (None for a decoded source: a video, an H.264 stream)."""
         return self._encoded
 
     @property
@@ -465,12 +466,12 @@ class ImageFolderSource(BaseSource):
 
 # --- opening a source from the site configuration ------------------------------------------------------------------
 
-SourceKind = Literal["recording", "video", "images", "rtsp"]
-SOURCE_KINDS: tuple[str, ...] = ("recording", "video", "images", "rtsp")
+SourceKind = Literal["recording", "video", "images", "rtsp", "mjpeg"]
+SOURCE_KINDS: tuple[str, ...] = ("recording", "video", "images", "rtsp", "mjpeg")
 
 
 class SourceSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A camera's source as the site configuration states it; `url` for rtsp (or http MJPEG), `path` otherwise."""
+    """A camera's source as the site configuration states it; `url` for rtsp and mjpeg (HTTP), `path` otherwise."""
 
     kind: SourceKind
     camera: str
@@ -481,9 +482,9 @@ class SourceSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 
 def open_source(spec: SourceSpec | Mapping[str, Any]) -> FrameSource:
-    """Open the source a spec describes: {kind: recording|video|images|rtsp, path|url, camera, fps}."""
+    """Open the source a spec describes: {kind: recording|video|images|rtsp|mjpeg, path|url, camera, fps}."""
     spec = parse_spec(spec)
-    if spec.kind == "rtsp":
+    if spec.kind in ("rtsp", "mjpeg"):
         from datasets.stream import StreamSource  # stream.py builds on this module's types
 
         return StreamSource(_required(spec, "url"), spec.camera)

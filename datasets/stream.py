@@ -3,6 +3,10 @@
 Iteration never raises for a dropped or unreachable stream. Each failed read or failed reconnect comes out as an
 error `Frame` (counted as missing), so the consumer keeps control during an outage (to age its tracks, to report
 the camera offline) instead of blocking inside the source.
+
+A stream of JPEG pictures (MJPEG) is read raw: each frame is handed over as its checked JPEG bytes and decoded only
+when used, as a recording's are, because the lane pipeline never looks at the pixels of most frames and the lane
+reader's mailbox drops frames a busy pipeline cannot take. Other codecs (H.264, H.265) are decoded by FFmpeg.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from datasets.sources import MAX_IMAGE_PIXELS, BaseSource, Frame, SourceError
+from datasets.sources import MAX_IMAGE_PIXELS, BaseSource, Frame, ImageFileError, SourceError, checked_size
 
 log = logging.getLogger(__name__)
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
+_MJPEG = int.from_bytes(b"MJPG", "little")
 
 
 class Backoff:
@@ -77,6 +82,8 @@ class StreamSource(BaseSource):
         self.give_up_after_s = give_up_after_s
         self.max_pixels = max_pixels
         self._capture: cv2.VideoCapture | None = None
+        self._raw = False
+        """The open capture hands over encoded JPEG pictures (an MJPEG stream), not decoded ones."""
         self._lock = threading.Lock()
         self._opened_at = time.monotonic()
 
@@ -140,22 +147,34 @@ class StreamSource(BaseSource):
                 capture.release()
                 return f"{self.name}: cannot open stream"
             self._capture = capture
+            self._raw = int(capture.get(cv2.CAP_PROP_FOURCC)) == _MJPEG and capture.set(cv2.CAP_PROP_FORMAT, -1)
         return None
 
     def _read(self, index: int) -> Frame | None:
-        """The next frame, an error frame for an oversized one, or None when the stream is gone."""
+        """The next frame, an error frame for an oversized or broken one, or None when the stream is gone."""
         with self._lock:
             if self._capture is None:
                 return None
             ok, image = self._capture.read()
+            raw = self._raw
         t, ts_utc = time.monotonic() - self._opened_at, time.time()
         if not ok or image is None:
             return None
+        if raw:
+            return self._encoded(index, t, ts_utc, image.tobytes())
         height, width = image.shape[:2]
         if width * height > self.max_pixels:
             return self._bad(index, t, ts_utc, f"{self.name}: {width}x{height} frame is larger than the "
                                                f"{self.max_pixels}-pixel limit", missing=False)
         return self._good(index, t, ts_utc, np.asarray(image))
+
+    def _encoded(self, index: int, t: float, ts_utc: float, data: bytes) -> Frame:
+        """A frame of JPEG bytes whose header, size and end marker pass, else an error frame (corrupt)."""
+        try:
+            checked_size(data, f"{self.name} frame {index}", max_pixels=self.max_pixels)
+        except ImageFileError as exc:
+            return self._bad(index, t, ts_utc, str(exc), missing=False)
+        return self._good(index, t, ts_utc, None, encoded=data)
 
     def _error(self, index: int, error: str) -> Frame:
         return self._bad(index, time.monotonic() - self._opened_at, time.time(), error, missing=True)

@@ -136,15 +136,23 @@ def _check_port(port: str) -> None:
         raise ValueError("port must be a number from 1 to 65535")
 
 
-def _rtsp_url(value: str) -> str:
+def _stream_url(value: str, kind: str, schemes: tuple[str, str]) -> str:
     parts = _split_url(value)
-    if parts.scheme not in ("rtsp", "rtsps"):
-        raise ValueError("RTSP source URL must start with rtsp:// or rtsps://")
+    if parts.scheme not in schemes:
+        raise ValueError(f"{kind} source URL must start with {schemes[0]}:// or {schemes[1]}://")
     if not parts.hostname:
-        raise ValueError("RTSP source URL must name a host")
+        raise ValueError(f"{kind} source URL must name a host")
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("RTSP source URL must not contain spaces or control characters")
+        raise ValueError(f"{kind} source URL must not contain spaces or control characters")
     return value
+
+
+def _rtsp_url(value: str) -> str:
+    return _stream_url(value, "RTSP", ("rtsp", "rtsps"))
+
+
+def _mjpeg_url(value: str) -> str:
+    return _stream_url(value, "MJPEG", ("http", "https"))
 
 
 def _split_url(value: str) -> SplitResult:
@@ -247,7 +255,15 @@ class RtspSource(_Frozen):
     url: Annotated[str, Field(max_length=2048), AfterValidator(_rtsp_url)]
 
 
-Source = Annotated[RecordingSource | VideoSource | ImagesSource | RtspSource, Field(discriminator="kind")]
+class MjpegSource(_Frozen):
+    """A camera that serves JPEG pictures over HTTP (multipart MJPEG), as many IP cameras can."""
+
+    kind: Literal["mjpeg"]
+    url: Annotated[str, Field(max_length=2048), AfterValidator(_mjpeg_url)]
+
+
+Source = Annotated[RecordingSource | VideoSource | ImagesSource | RtspSource | MjpegSource,
+                   Field(discriminator="kind")]
 
 
 class Camera(_Frozen):
@@ -536,7 +552,7 @@ def check_site_files(site: Site) -> list[str]:
     for i, lane in enumerate(site.lanes):
         for j, camera in enumerate(lane.cameras):
             source = camera.source
-            if not isinstance(source, RtspSource):
+            if not isinstance(source, RtspSource | MjpegSource):
                 wanted.append((f"lanes[{i}].cameras[{j}].source.path", source.path, source.kind != "video"))
     if site.yard is not None and site.yard.layout is not None:
         wanted.append(("yard.layout", site.yard.layout, False))

@@ -26,7 +26,7 @@ from bus.pubsub import Publisher
 from datasets.sources import Frame, FrameSource, SourceSpec, open_source
 from smartgate.services.lane_vision import LaneVision, LatestFrames, load_pipeline
 from smartgate.services.runtime import Pulse
-from smartgate.site import Camera, Lane, Site
+from smartgate.site import Camera, Lane, MjpegSource, RtspSource, Site
 
 log = logging.getLogger(__name__)
 REPORT_S = 1.0
@@ -51,8 +51,8 @@ class CameraCounts:
 def spec_for(camera: Camera) -> SourceSpec:
     """The frame source a site camera names."""
     source = camera.source
-    if source.kind == "rtsp":
-        return SourceSpec(kind="rtsp", camera=camera.id, url=source.url)
+    if isinstance(source, RtspSource | MjpegSource):
+        return SourceSpec(kind=source.kind, camera=camera.id, url=source.url)
     path = str(source.path)
     if source.kind == "recording":
         return SourceSpec(kind="recording", camera=camera.recording_camera, path=path)

@@ -263,6 +263,7 @@ def media(tmp_path: Path) -> Path:
     ({"kind": "images", "path": "images", "camera": "front", "fps": 5}, ImageFolderSource),
     (SourceSpec(kind="images", path="images", camera="front", fps=5), ImageFolderSource),
     ({"kind": "rtsp", "url": "rtsp://cam.local/live", "camera": "front"}, StreamSource),
+    ({"kind": "mjpeg", "url": "http://cam.local/video.mjpg", "camera": "front"}, StreamSource),
 ])
 def test_open_source_opens_each_kind(media: Path, monkeypatch: pytest.MonkeyPatch, spec: object,
                                      kind: type) -> None:
@@ -279,7 +280,7 @@ def test_open_source_opens_each_kind(media: Path, monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(("spec", "error"), [
     ({"kind": "webcam", "camera": "front"}, "unknown source kind 'webcam' (expected one of recording, video, "
-                                            "images, rtsp)"),
+                                            "images, rtsp, mjpeg)"),
     ({"camera": "front", "path": "x"}, "unknown source kind None"),
     ({"kind": "video", "camera": "front"}, "camera 'front': a video source needs path"),
     ({"kind": "rtsp", "camera": "front", "path": "x"}, "a rtsp source needs url"),
@@ -291,6 +292,7 @@ def test_open_source_opens_each_kind(media: Path, monkeypatch: pytest.MonkeyPatc
     ({"kind": "recording", "camera": "front", "path": "nowhere"}, "recording.json: not found"),
     ({"kind": "images", "camera": "front", "path": "nowhere", "fps": 5}, "nowhere: image folder not found"),
     ({"kind": "rtsp", "camera": "front", "url": "file:///etc/passwd"}, "not a stream URL"),
+    ({"kind": "mjpeg", "camera": "front"}, "a mjpeg source needs url"),
     (["kind", "video"], "must be a mapping or SourceSpec, got list"),
 ])
 def test_open_source_explains_bad_specs(media: Path, monkeypatch: pytest.MonkeyPatch, spec: object,

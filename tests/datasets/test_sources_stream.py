@@ -2,88 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import socket
 import threading
 import time
 from collections.abc import Iterator
 
-import cv2
-import numpy as np
 import pytest
 
 from datasets.sources import Frame, SourceError, open_source
 from datasets.stream import Backoff, StreamSource, redact_url
-
-BOUNDARY = b"frame"
-
-
-class MjpegCamera:
-    """A tiny multipart/x-mixed-replace JPEG camera on 127.0.0.1 that can stall, stop (dropping its clients) and
-    start again on the same port. Frame n has brightness n % 200, so a reader can tell fresh frames from old."""
-
-    def __init__(self, fps: float = 50.0) -> None:
-        self.port = 0
-        self.period = 1.0 / fps
-        self.stalled = threading.Event()
-        self.served = 0
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._clients: set[socket.socket] = set()
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cam.mjpg"
-
-    def start(self) -> None:
-        camera = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                camera.serve(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def stop(self) -> None:
-        """Stop listening and cut every client, as a camera that reboots does."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self._lock:
-            for client in self._clients:
-                with contextlib.suppress(OSError):
-                    client.shutdown(socket.SHUT_RDWR)
-            self._clients.clear()
-
-    def serve(self, handler: http.server.BaseHTTPRequestHandler) -> None:
-        with self._lock:
-            self._clients.add(handler.connection)
-        handler.send_response(200)
-        handler.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}")
-        handler.end_headers()
-        try:
-            while True:
-                if not self.stalled.is_set():
-                    handler.wfile.write(self._part())
-                time.sleep(self.period)
-        except OSError:
-            return  # the client left or we cut it
-
-    def _part(self) -> bytes:
-        self.served += 1
-        _ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), self.served % 200, np.uint8))
-        data = jpeg.tobytes()
-        head = b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % (BOUNDARY, len(data))
-        return head + data + b"\r\n"
+from tests.mjpeg_camera import MjpegCamera
 
 
 @pytest.fixture
@@ -122,6 +50,37 @@ def test_reads_frames_from_an_http_mjpeg_camera(camera: MjpegCamera) -> None:
     assert [f.t for f in frames] == sorted(f.t for f in frames)
     assert abs(frames[0].ts_utc - time.time()) < 10
     check_counts(source, frames)
+
+
+def test_an_mjpeg_camera_s_frames_come_encoded_and_are_decoded_on_first_use(camera: MjpegCamera) -> None:
+    """The pipeline never looks at most frames' pixels: a JPEG stream's frames are not decoded in the source."""
+    with fast_source(camera.url) as source:
+        frames = [frame for _, frame in zip(range(5), source, strict=False)]
+    assert all(f.ok and f.encoded is not None and f.encoded.startswith(b"\xff\xd8") for f in frames)
+    assert all("encoded" in repr(f) for f in frames)
+    shades = [int(f.image.mean()) for f in frames if f.image is not None]
+    assert len(shades) == 5
+    assert shades == sorted(shades)
+    assert all("decoded" in repr(f) for f in frames)
+
+
+def test_broken_and_oversized_jpeg_frames_are_counted_and_the_stream_goes_on(camera: MjpegCamera) -> None:
+    camera.cut_every = 3
+    with fast_source(camera.url) as source:
+        frames = [frame for _, frame in zip(range(12), source, strict=False)]
+    broken = [f for f in frames if not f.ok]
+    assert len(broken) == 4
+    assert all("truncated JPEG" in (f.error or "") for f in broken)
+    assert source.stats.corrupt == 4
+    assert source.stats.reconnects == 0
+    assert all(f.image is not None for f in frames if f.ok)
+    check_counts(source, frames)
+    camera.cut_every = 0
+    small = StreamSource(camera.url, "gate-in", read_timeout_s=1.0, max_pixels=48 * 64 - 1)
+    with small:
+        frames = [frame for _, frame in zip(range(3), small, strict=False)]
+    assert all(not f.ok and "larger than the 3071-pixel limit" in (f.error or "") for f in frames)
+    assert small.stats.corrupt == 3
 
 
 def test_reconnects_when_the_camera_restarts(camera: MjpegCamera) -> None:

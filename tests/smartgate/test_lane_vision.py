@@ -17,6 +17,7 @@ from datasets.sources import Frame, SourceError
 from smartgate.services.lane_reader import LOOP_GAP_S, CameraCounts, CameraPlayer
 from smartgate.services.lane_vision import Arrival, LaneVision, LatestFrames, evidence_dir, inference_threads
 from smartgate.site import Site, bundled_site_path, load_site
+from tests.mjpeg_camera import MjpegCamera
 
 IMAGE = np.zeros((4, 4, 3), np.uint8)
 
@@ -150,10 +151,16 @@ def _image_site(tmp_path: Path, frames: int) -> Site:
     folder.mkdir()
     for i in range(frames):
         cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((48, 64, 3), 40 * i % 256, np.uint8))
+    cameras = [{"id": f"in-1-{name}", "view": view, "fps": 20, "source": {"kind": "images", "path": "frames"}}
+               for name, view in (("a", "front"), ("b", "rear"))]
+    return _site(tmp_path, cameras)
+
+
+def _site(tmp_path: Path, cameras: list[dict[str, object]]) -> Site:
+    """The bundled site with one lane, `in-1`, of these cameras."""
     raw = yaml.safe_load(bundled_site_path().read_text(encoding="utf-8"))
     lane = raw["lanes"][0]
-    lane["cameras"] = [{"id": "in-1-a", "view": "front", "fps": 20, "source": {"kind": "images", "path": "frames"}},
-                       {"id": "in-1-b", "view": "rear", "fps": 20, "source": {"kind": "images", "path": "frames"}}]
+    lane["cameras"] = cameras
     raw["lanes"] = [lane]
     raw["bus"]["endpoints"]["gate_links"] = {"in-1": "tcp://127.0.0.1:57110"}
     del raw["yard"], raw["declarations"]
@@ -206,3 +213,34 @@ def test_a_camera_that_cannot_be_opened_stops_the_player_with_its_error(tmp_path
     player.run()
     assert isinstance(player.error, SourceError)
     assert mailbox.exhausted
+
+
+def test_a_live_mjpeg_camera_plays_into_the_mailbox_its_frames_still_encoded(tmp_path: Path) -> None:
+    """A site camera of kind `mjpeg` (an IP camera's HTTP stream, here a real one on loopback): its frames reach the
+    pipeline's mailbox as JPEG bytes, so the frames the pipeline skips are never decoded."""
+    camera = MjpegCamera(fps=40)
+    camera.start()
+    try:
+        lane = _site(tmp_path, [{"id": "in-1-a", "view": "front", "source": {"kind": "mjpeg", "url": camera.url}}]
+                     ).lane("in-1")
+        mailbox = LatestFrames(["in-1-a"])
+        player = CameraPlayer(lane, mailbox, {"in-1-a": CameraCounts()})
+        thread = threading.Thread(target=player.run)
+        thread.start()
+        taken: list[Frame] = []
+        deadline = time.monotonic() + 20
+        while len(taken) < 8 and time.monotonic() < deadline:
+            arrival = mailbox.take(0.1)
+            if arrival is not None:
+                taken.append(arrival.frame)
+        player.halt.set()
+        thread.join(10)
+    finally:
+        camera.stop()
+    assert player.error is None
+    assert len(taken) == 8
+    assert all(f.camera == "in-1-a" and f.ok and f.encoded is not None for f in taken)
+    shades = [int(f.image.mean()) for f in taken if f.image is not None]
+    assert len(shades) == 8
+    assert shades == sorted(set(shades))  # fresh frames in order, decoded only now
+    assert player.counts["in-1-a"].frames >= 8

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from smartgate.site import (
     MAX_SITE_FILE_BYTES,
+    MjpegSource,
     RecordingSource,
     RtspSource,
     Site,
@@ -187,6 +188,10 @@ def _rtsp(data: dict[str, Any]) -> None:
     camera(data)["source"] = {"kind": "rtsp", "url": "rtsp://user:secret@10.0.0.7:554/stream1"}
 
 
+def _mjpeg(data: dict[str, Any]) -> None:
+    camera(data)["source"] = {"kind": "mjpeg", "url": "https://user:secret@10.0.0.8/axis-cgi/mjpg/video.cgi"}
+
+
 def _development(data: dict[str, Any]) -> None:
     data["bus"].update(security="development", allow_insecure_development=True)
 
@@ -204,11 +209,13 @@ def _minimal(data: dict[str, Any]) -> None:
         del data[section]
 
 
-@pytest.mark.parametrize("mutate", [_rtsp, _development, _ipc_and_ipv6, _postgres, _minimal])
+@pytest.mark.parametrize("mutate", [_rtsp, _mjpeg, _development, _ipc_and_ipv6, _postgres, _minimal])
 def test_valid_variants(tmp_path: Path, mutate: Mutation) -> None:
     site = load_site(write_site(tmp_path, mutate))
     if mutate is _rtsp:
         assert isinstance(site.lanes[0].cameras[0].source, RtspSource)
+    if mutate is _mjpeg:
+        assert isinstance(site.lanes[0].cameras[0].source, MjpegSource)
     if mutate is _minimal:
         assert site.yard is None
         assert site.declarations.from_bus
@@ -271,6 +278,8 @@ INVALID_FIELDS: list[tuple[str, Mutation, str, str]] = [
     ("wrong view", lambda d: camera(d).__setitem__("view", "back"), "lanes[0].cameras[0].view", "'front'"),
     ("bad rtsp url", lambda d: camera(d).__setitem__("source", {"kind": "rtsp", "url": "http://cam/1"}),
      "lanes[0].cameras[0].source.url", "rtsp://"),
+    ("mjpeg url not http", lambda d: camera(d).__setitem__("source", {"kind": "mjpeg", "url": "rtsp://cam/1"}),
+     "lanes[0].cameras[0].source.url", "http://"),
     ("rtsp url without host", lambda d: camera(d).__setitem__("source", {"kind": "rtsp", "url": "rtsp:///x"}),
      "lanes[0].cameras[0].source.url", "host"),
     ("unknown source kind", lambda d: camera(d).__setitem__("source", {"kind": "ftp", "url": "ftp://x"}),
