@@ -4,9 +4,10 @@ Iteration never raises for a dropped or unreachable stream. Each failed read or 
 error `Frame` (counted as missing), so the consumer keeps control during an outage (to age its tracks, to report
 the camera offline) instead of blocking inside the source.
 
-A stream of JPEG pictures (MJPEG) is read raw: each frame is handed over as its checked JPEG bytes and decoded only
-when used, as a recording's are, because the lane pipeline never looks at the pixels of most frames and the lane
-reader's mailbox drops frames a busy pipeline cannot take. Other codecs (H.264, H.265) are decoded by FFmpeg.
+An HTTP stream of JPEG pictures (MJPEG) is read raw: each frame is handed over as its checked JPEG bytes and decoded
+only when used, as a recording's are, because the lane pipeline never looks at the pixels of most frames and the
+lane reader's mailbox drops frames a busy pipeline cannot take. RTSP streams (H.264, H.265, and the rare RTSP
+MJPEG, whose raw packets were never tried here) are decoded by FFmpeg.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class StreamSource(BaseSource):
         self.backoff = Backoff(backoff_base_s, backoff_max_s)
         self.give_up_after_s = give_up_after_s
         self.max_pixels = max_pixels
+        self._http = parts.scheme in ("http", "https")
         self._capture: cv2.VideoCapture | None = None
         self._raw = False
         """The open capture hands over encoded JPEG pictures (an MJPEG stream), not decoded ones."""
@@ -147,7 +149,8 @@ class StreamSource(BaseSource):
                 capture.release()
                 return f"{self.name}: cannot open stream"
             self._capture = capture
-            self._raw = int(capture.get(cv2.CAP_PROP_FOURCC)) == _MJPEG and capture.set(cv2.CAP_PROP_FORMAT, -1)
+            self._raw = (self._http and int(capture.get(cv2.CAP_PROP_FOURCC)) == _MJPEG
+                         and capture.set(cv2.CAP_PROP_FORMAT, -1))
         return None
 
     def _read(self, index: int) -> Frame | None:
