@@ -84,7 +84,7 @@ class Frame:
 
     @property
     def encoded(self) -> bytes | None:
-        """The JPEG or PNG bytes the frame came as (None for a decoded source: a video, an H.264 stream)."""
+        """The JPEG or PNG bytes the frame came as (None for a decoded source: a video, an RTSP stream)."""
         return self._encoded
 
     @property
