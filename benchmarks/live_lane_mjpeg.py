@@ -18,15 +18,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from bus.messages import VehiclePassage
 from datasets import stream
 from datasets.recording import Recording
 from smartgate.services.lane_reader import CameraCounts, CameraPlayer
 from smartgate.services.lane_vision import LaneVision, LatestFrames, load_pipeline
-from smartgate.site import Site, bundled_site_path, load_site
+from smartgate.site import Site
 from tests.mjpeg_camera import MjpegCamera
+from tests.smartgate.test_site import one_lane_site
 
 MODES = ("encoded", "ffmpeg")
 MJPEG = stream._MJPEG
@@ -52,15 +51,9 @@ def looped(frames: list[bytes]) -> Callable[[int], bytes]:
 
 def site_for(cams: dict[str, MjpegCamera], views: dict[str, str], folder: Path) -> Site:
     """The bundled site with one lane, `in-1`, of these cameras as `mjpeg` sources."""
-    raw = yaml.safe_load(bundled_site_path().read_text(encoding="utf-8"))
-    lane = raw["lanes"][0]
-    lane["cameras"] = [{"id": f"in-1-{name}", "view": views[name], "source": {"kind": "mjpeg", "url": cam.url}}
-                       for name, cam in cams.items()]
-    raw["lanes"] = [lane]
-    raw["bus"]["endpoints"]["gate_links"] = {"in-1": raw["bus"]["endpoints"]["gate_links"]["in-1"]}
-    del raw["yard"], raw["declarations"]
-    (folder / "site.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return load_site(folder / "site.yaml", data_dir=folder / "var")
+    cameras = [{"id": f"in-1-{name}", "view": views[name], "source": {"kind": "mjpeg", "url": cam.url}}
+               for name, cam in cams.items()]
+    return one_lane_site(folder, cameras)
 
 
 def run_lane(site: Site, mode: str, seconds: float) -> dict[str, object]:

@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import yaml
 
 from bus.messages import PlateRead, VehiclePassage
 from datasets.sources import Frame, SourceError
@@ -18,6 +17,7 @@ from smartgate.services.lane_reader import LOOP_GAP_S, CameraCounts, CameraPlaye
 from smartgate.services.lane_vision import Arrival, LaneVision, LatestFrames, evidence_dir, inference_threads
 from smartgate.site import Site, bundled_site_path, load_site
 from tests.mjpeg_camera import MjpegCamera
+from tests.smartgate.test_site import one_lane_site
 
 IMAGE = np.zeros((4, 4, 3), np.uint8)
 
@@ -153,19 +153,7 @@ def _image_site(tmp_path: Path, frames: int) -> Site:
         cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((48, 64, 3), 40 * i % 256, np.uint8))
     cameras = [{"id": f"in-1-{name}", "view": view, "fps": 20, "source": {"kind": "images", "path": "frames"}}
                for name, view in (("a", "front"), ("b", "rear"))]
-    return _site(tmp_path, cameras)
-
-
-def _site(tmp_path: Path, cameras: list[dict[str, object]]) -> Site:
-    """The bundled site with one lane, `in-1`, of these cameras."""
-    raw = yaml.safe_load(bundled_site_path().read_text(encoding="utf-8"))
-    lane = raw["lanes"][0]
-    lane["cameras"] = cameras
-    raw["lanes"] = [lane]
-    raw["bus"]["endpoints"]["gate_links"] = {"in-1": "tcp://127.0.0.1:57110"}
-    del raw["yard"], raw["declarations"]
-    (tmp_path / "site.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return load_site(tmp_path / "site.yaml", data_dir=tmp_path / "var")
+    return one_lane_site(tmp_path, cameras)
 
 
 def _drain(mailbox: LatestFrames) -> list[Frame]:
@@ -221,8 +209,8 @@ def test_a_live_mjpeg_camera_plays_into_the_mailbox_its_frames_still_encoded(tmp
     camera = MjpegCamera(fps=40)
     camera.start()
     try:
-        lane = _site(tmp_path, [{"id": "in-1-a", "view": "front", "source": {"kind": "mjpeg", "url": camera.url}}]
-                     ).lane("in-1")
+        lane = one_lane_site(tmp_path, [{"id": "in-1-a", "view": "front",
+                                          "source": {"kind": "mjpeg", "url": camera.url}}]).lane("in-1")
         mailbox = LatestFrames(["in-1-a"])
         player = CameraPlayer(lane, mailbox, {"in-1-a": CameraCounts()})
         thread = threading.Thread(target=player.run)

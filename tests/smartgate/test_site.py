@@ -47,6 +47,17 @@ def write_site(folder: Path, mutate: Mutation | None = None, name: str = "site.y
     return path
 
 
+def one_lane_site(folder: Path, cameras: list[dict[str, Any]]) -> Site:
+    """The bundled site cut to its lane `in-1`, with these cameras, no yard and no declarations feed; loaded, its
+    runtime data under ``folder/var``."""
+    def one_lane(data: dict[str, Any]) -> None:
+        data["lanes"] = [{**data["lanes"][0], "cameras": cameras}]
+        endpoints(data)["gate_links"] = {"in-1": endpoints(data)["gate_links"]["in-1"]}
+        del data["yard"], data["declarations"]
+
+    return load_site(write_site(folder, one_lane), data_dir=folder / "var")
+
+
 def camera(data: dict[str, Any], lane: int = 0, index: int = 0) -> dict[str, Any]:
     cam: dict[str, Any] = data["lanes"][lane]["cameras"][index]
     return cam

@@ -126,10 +126,10 @@ class PassageEvidence:
         """One more frame in which the vehicle box held two container boxes."""
         self.two_box_frames += 1
 
-    def texts(self, min_evidence: float = 0.0) -> set[str]:
-        """The plates and container numbers read with at least `min_evidence` summed confidence."""
+    def texts(self) -> set[str]:
+        """Every plate and container number read."""
         ballots = (self.numbers, *self.plates_by_role.values())
-        return {value for ballot in ballots for value, c in ballot.candidates.items() if c.evidence >= min_evidence}
+        return {value for ballot in ballots for value in ballot.candidates}
 
     def claims(self, min_evidence: float) -> set[str]:
         """What a glimpse of a few frames read that would make it another truck: container numbers, and plates of a
